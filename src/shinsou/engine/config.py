@@ -1,0 +1,68 @@
+"""Config in layers, as timm does it: dataclass defaults <- a YAML file <- command-line flags.
+The resolved config is written beside every checkpoint so that a run directory rebuilds its model."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from shinsou.errors import ConfigError, DataError
+
+C = TypeVar("C")
+CONFIG_FILE = "config.yaml"
+
+
+def resolve_config(cls: type[C], config_file: str | os.PathLike | None = None, **flags: Any) -> C:
+    """Defaults of `cls`, overridden by `config_file`'s keys, overridden by flags that are not None."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(read_yaml(config_file))
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"{config_file}: unknown key {unknown[0]!r} (known: {', '.join(sorted(names))})")
+    values.update({k: v for k, v in flags.items() if v is not None})
+    for field in dataclasses.fields(cls):
+        if field.name in values and field.type in ("int", "float") and not isinstance(values[field.name], (int, float)):
+            raise ConfigError(f"config key {field.name!r} must be a number, got {values[field.name]!r}")
+    return cls(**values)
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
+    return data
+
+
+def write_yaml_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def save_run_config(run_dir: Path, config: Any, **extra: Any) -> dict[str, Any]:
+    """Write `config` (a dataclass) plus `extra` (model options, class names...) as RUN_DIR/config.yaml."""
+    data = {**dataclasses.asdict(config), **extra}
+    write_yaml_atomic(Path(run_dir) / CONFIG_FILE, data)
+    return data
+
+
+def load_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The resolved config of a run; says clearly when the folder is not a run directory."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: no such run directory")
+    if not (run_dir / CONFIG_FILE).exists():
+        raise DataError(f"{run_dir}: not a run directory (no {CONFIG_FILE}; train one with `shinsou train ...`)")
+    return read_yaml(run_dir / CONFIG_FILE)

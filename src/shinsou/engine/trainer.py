@@ -1,0 +1,165 @@
+"""The training loop, after torchvision's references/classification/train.py: `train_one_epoch()`,
+`evaluate()`, `fit()`. Lightning Fabric is the one place that decides device and DDP (gloo on CPU)."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+from lightning_fabric import Fabric
+from torch import nn
+from tqdm import tqdm
+
+from shinsou.engine.checkpoint import BEST, LAST, TRAIN_STATE, load_weights, save_train_state, save_weights, unwrap
+
+Batch = tuple
+
+
+def default_forward(model: nn.Module, batch: Batch):
+    """(inputs, targets) -> (outputs, targets); pipelines with other batch types pass their own."""
+    inputs, targets = batch
+    return model(inputs), targets
+
+
+def make_fabric(devices: int = 1, accelerator: str = "auto") -> Fabric:
+    """One Fabric per run: CPU or CUDA picked automatically; devices > 1 launches DDP processes
+    (Fabric re-runs this command once per extra device; gloo on CPU, NCCL on CUDA)."""
+    strategy = "ddp" if devices > 1 else "auto"
+    fabric = Fabric(accelerator=accelerator, devices=devices, strategy=strategy)
+    fabric.launch()
+    return fabric
+
+
+def train_one_epoch(fabric: Fabric, model, optimizer, batches: Iterable, loss_fn, new_metric, forward=default_forward,
+                    scheduler=None, description: str = "train") -> dict:
+    model.train()
+    metric = new_metric()
+    total_loss, seen = 0.0, 0
+    bar = tqdm(batches, desc=description, leave=False, disable=not fabric.is_global_zero or None, file=sys.stderr,
+               dynamic_ncols=True)
+    for step, batch in enumerate(bar):
+        batch = fabric.to_device(batch)
+        outputs, targets = forward(model, batch)
+        loss = loss_fn(outputs, targets)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} (lower --lr?)")
+        optimizer.zero_grad(set_to_none=True)
+        fabric.backward(loss)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        n = len(targets) if hasattr(targets, "__len__") else 1
+        total_loss += loss.item() * n
+        seen += n
+        with torch.no_grad():
+            metric.update(outputs.detach(), targets)
+        if step % 20 == 0 and not bar.disable:
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{metric.compute().get('accuracy', float('nan')):.4f}")
+    return {"loss": total_loss / max(seen, 1), **_scalars(metric.compute())}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Iterable, loss_fn, new_metric, forward=default_forward, device=None) -> dict:
+    """Loss and metrics over the whole of `batches` (accumulated, not averaged per batch)."""
+    model.eval()
+    metric = new_metric()
+    total_loss, seen = 0.0, 0
+    device = device or next(model.parameters()).device
+    for batch in batches:
+        batch = _to(batch, device)
+        outputs, targets = forward(model, batch)
+        n = len(targets) if hasattr(targets, "__len__") else 1
+        total_loss += loss_fn(outputs, targets).item() * n
+        seen += n
+        metric.update(outputs, targets)
+    return {"loss": total_loss / max(seen, 1), **metric.compute()}
+
+
+def fit(fabric: Fabric, model: nn.Module, optimizer: torch.optim.Optimizer, train_batches, val_batches, *,
+        loss_fn: Callable, new_metric: Callable, epochs: int, run_dir: Path, scheduler=None,
+        scheduler_per_step: bool = True, forward: Callable = default_forward, monitor: str = "accuracy",
+        mode: str = "max", seed: int = 0, resume: bool = False, log: Callable[[str], None] | None = None) -> list[dict]:
+    """Train for `epochs` epochs, validating after each; write last/best weights and the training
+    state atomically at every epoch end, so `resume=True` continues a killed run where it stopped."""
+    run_dir = Path(run_dir)
+    log = log or (lambda line: print(line, file=sys.stderr))
+    history: list[dict] = []
+    best = -math.inf if mode == "max" else math.inf
+    if resume:
+        state = torch.load(run_dir / TRAIN_STATE, map_location="cpu", weights_only=True)
+        load_weights(model, run_dir / LAST)
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        history, best = state["history"], state["best"]
+        if fabric.is_global_zero:
+            log(f"resuming {run_dir} after epoch {len(history)} of {epochs}")
+    model, optimizer = fabric.setup(model, optimizer)
+    for epoch in range(len(history), epochs):
+        torch.manual_seed(seed * 1000 + epoch)  # dropout and the like repeat, resumed or not
+        if hasattr(train_batches, "set_epoch"):
+            train_batches.set_epoch(epoch)
+        started = time.perf_counter()
+        train_stats = train_one_epoch(fabric, model, optimizer, train_batches, loss_fn, new_metric, forward,
+                                      scheduler if scheduler_per_step else None,
+                                      description=f"epoch {epoch + 1}/{epochs}")
+        if scheduler is not None and not scheduler_per_step:
+            scheduler.step()
+        seconds = time.perf_counter() - started
+        if fabric.is_global_zero:
+            # validation on rank 0 with the plain module: DDP collectives are not involved
+            val_stats = _scalars(evaluate(unwrap(model), val_batches, loss_fn, new_metric, forward)) if val_batches else {}
+            record = {"epoch": epoch + 1, "seconds": round(seconds, 3), "lr": optimizer.param_groups[0]["lr"],
+                      **{f"train_{k}": v for k, v in train_stats.items()},
+                      **{f"val_{k}": v for k, v in val_stats.items()}}
+            history.append(record)
+            score = val_stats.get(monitor, train_stats.get(monitor))
+            improved = score is not None and (score > best if mode == "max" else score < best)
+            if improved:
+                best = score
+                save_weights(model, run_dir / BEST, metadata={"epoch": str(epoch + 1), monitor: f"{score:.6f}"})
+            save_weights(model, run_dir / LAST, metadata={"epoch": str(epoch + 1)})
+            save_train_state(run_dir / TRAIN_STATE, {
+                "epoch": epoch + 1, "history": history, "best": best,
+                "optimizer": unwrap_optimizer(optimizer).state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            })
+            log(_epoch_line(record, epochs, monitor, improved))
+        else:
+            history.append({"epoch": epoch + 1})
+        fabric.barrier()
+    return history
+
+
+def unwrap_optimizer(optimizer):
+    return getattr(optimizer, "optimizer", optimizer)
+
+
+def _epoch_line(record: dict, epochs: int, monitor: str, improved: bool) -> str:
+    parts = [f"epoch {record['epoch']}/{epochs}", f"train loss {record['train_loss']:.4f}"]
+    if f"train_{monitor}" in record:
+        parts.append(f"train {monitor} {record[f'train_{monitor}']:.4f}")
+    if "val_loss" in record:
+        parts.append(f"val loss {record['val_loss']:.4f}")
+    if f"val_{monitor}" in record:
+        parts.append(f"val {monitor} {record[f'val_{monitor}']:.4f}" + (" *" if improved else ""))
+    parts.append(f"{record['seconds']:.1f}s")
+    return " | ".join(parts)
+
+
+def _scalars(stats: dict) -> dict:
+    return {k: v for k, v in stats.items() if isinstance(v, (int, float))}
+
+
+def _to(batch, device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to(b, device) for b in batch)
+    if hasattr(batch, "to"):
+        return batch.to(device)
+    return batch

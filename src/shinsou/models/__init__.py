@@ -1,0 +1,24 @@
+"""Every model shinsou can build, by name: a plain dict of builders that `--model`, `explain model`
+and run directories use. Builders are imported on first use so that the CLI starts fast."""
+
+from __future__ import annotations
+
+import importlib
+
+from torch import nn
+
+from shinsou.errors import unknown_name
+
+# name -> (module, builder function); each builder takes keyword options such as num_classes
+MODELS: dict[str, tuple[str, str]] = {
+    "lenet5": ("shinsou.cnn.lenet", "lenet5"),
+    "lenet-caffe": ("shinsou.cnn.lenet", "lenet_caffe"),
+}
+
+
+def build_model(name: str, **options) -> nn.Module:
+    """Build model `name` with its options (num_classes, in_channels, ...); unknown names list the known ones."""
+    if name not in MODELS:
+        raise unknown_name("model", name, MODELS)
+    module, function = MODELS[name]
+    return getattr(importlib.import_module(module), function)(**options)
