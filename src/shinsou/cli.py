@@ -23,7 +23,11 @@ app = typer.Typer(
 )
 train_app = typer.Typer(help="Train a model. Each pipeline is a subcommand; every run writes RUN_DIR/report.html.",
                         no_args_is_help=True)
+data_app = typer.Typer(help="Make or inspect data sets (generators for the embedded defaults).", no_args_is_help=True)
 app.add_typer(train_app, name="train")
+app.add_typer(data_app, name="data")
+
+# one line per pipeline: its train command (and data verbs) live in the pipeline's own cli.py
 train_app.command("mnist")(train_mnist_command)
 
 
