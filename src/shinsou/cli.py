@@ -15,6 +15,11 @@ from rich.table import Table
 from shinsou.cnn.cli import train_mnist_command
 from shinsou.console import clean_for_json, console, err_console, print_json
 from shinsou.errors import ConfigError, ShinsouError
+from shinsou.transfer.cli import train_transfer_command
+from shinsou.explain.cli import explain_app
+from shinsou.graphs.communities.cli import train_graph_command
+from shinsou.graphs.molecules.cli import train_molecules_command
+from shinsou.segmentation.cli import make_scenes_command, train_segnet_command
 
 app = typer.Typer(
     name="shinsou",
@@ -26,9 +31,15 @@ train_app = typer.Typer(help="Train a model. Each pipeline is a subcommand; ever
 data_app = typer.Typer(help="Make or inspect data sets (generators for the embedded defaults).", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(data_app, name="data")
+app.add_typer(explain_app, name="explain")
 
 # one line per pipeline: its train command (and data verbs) live in the pipeline's own cli.py
 train_app.command("mnist")(train_mnist_command)
+train_app.command("transfer")(train_transfer_command)
+train_app.command("graph")(train_graph_command)
+train_app.command("molecules")(train_molecules_command)
+train_app.command("segnet")(train_segnet_command)
+data_app.command("make-scenes")(make_scenes_command)
 
 
 def _run_pipeline(run_dir: Path):
@@ -111,6 +122,9 @@ def predict(
         rest = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r.get("top", [])[1:])
         table.add_row(r["input"], str(r["class"]), f"{r['probability']:.4f}", rest)
     console.print(table)
+    for r in results:
+        if r.get("warning"):
+            err_console.print(f"warning: {r['input']}: {r['warning']}", markup=False, soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,9 +13,9 @@ from shinsou.console import console
 def train_mnist_command(
     data: Optional[Path] = typer.Option(None, "--data", help="MNIST-layout folder (train-images-idx3-ubyte[.gz], ...) or Kaggle CSV (label,pixel0..pixel783). Default: the embedded 2,000-digit sample."),
     model: Optional[str] = typer.Option(None, "--model", help="lenet-caffe (28x28, default) or lenet5 (32x32)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs to train (default 15)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs to train (default 30)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per step and process (default 64)."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of the one-cycle schedule (default 0.05)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of the one-cycle schedule (default 0.03)."),
     schedule: Optional[str] = typer.Option(None, "--schedule", help="onecycle (default), cosine or constant."),
     augment: Optional[bool] = typer.Option(None, "--augment/--no-augment", help="Small random affine augmentation (default on)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for splits, shuffling, augmentation and initialisation (default 0)."),

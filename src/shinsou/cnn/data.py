@@ -104,7 +104,7 @@ def load_digit_data(path: str | os.PathLike | None = None) -> DigitData:
             raise DataError(f"{path}: expected an MNIST-layout folder or a Kaggle CSV (.csv)")
         images, labels = read_kaggle_csv(path)
         if labels is None:
-            raise DataError(f"{path}: no label column, so it cannot be trained on (the header must start with 'label')")
+            raise DataError(f"{path}: no label column (the header must start with 'label' to train or evaluate on it)")
         check_labels(labels, path)
         return DigitData(DigitSet(images, labels, str(path)), None, DIGIT_NAMES)
     train_images, train_labels = _find(path, "train", "images"), _find(path, "train", "labels")

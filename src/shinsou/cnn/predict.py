@@ -65,17 +65,23 @@ def read_image_file(path: Path, invert: bool) -> np.ndarray:
         raise DataError(f"{path}: cannot be read as an image ({e.__class__.__name__})") from None
     if invert:
         grey = 255 - grey
-    return to_mnist_style(grey)
+    return to_mnist_style(grey), looks_dark_on_light(grey)
 
 
-def load_inputs(path: str | os.PathLike, invert: bool = False) -> list[tuple[str, np.ndarray]]:
-    """One file -> [(name, 28x28 uint8)]: one image for PNG/JPEG, every image of an IDX or CSV file."""
+def looks_dark_on_light(grey: np.ndarray) -> bool:
+    """MNIST is white ink on black: a bright border means the image probably needs --invert."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    return float(np.median(border)) > 127
+
+
+def load_inputs(path: str | os.PathLike, invert: bool = False) -> list[tuple[str, np.ndarray, bool]]:
+    """One file -> [(name, 28x28 uint8, looks dark-on-light)]: one image for PNG/JPEG, every image of an IDX or CSV file."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
-        return [(str(path), read_image_file(path, invert))]
+        return [(str(path), *read_image_file(path, invert))]
     if suffix == ".csv":
         images, _ = read_kaggle_csv(path)
     else:
@@ -86,20 +92,19 @@ def load_inputs(path: str | os.PathLike, invert: bool = False) -> list[tuple[str
             raise DataError(f"{path}: IDX images must be unsigned bytes, found {images.dtype}")
     if invert:
         images = 255 - images
-    return [(f"{path}[{i}]", np.asarray(img)) for i, img in enumerate(images)]
+    return [(f"{path}[{i}]", np.asarray(img), False) for i, img in enumerate(images)]
 
 
 def predict_files(model: nn.Module, class_names: list[str], files: list[str], invert: bool = False, top: int = 3) -> list[dict]:
-    names, images = [], []
-    for file in files:
-        for name, image in load_inputs(file, invert):
-            names.append(name)
-            images.append(image)
-    probs = predict_proba(model, np.stack(images))
+    inputs = [item for file in files for item in load_inputs(file, invert)]
+    probs = predict_proba(model, np.stack([image for _, image, _ in inputs]))
     results = []
-    for name, p in zip(names, probs):
+    for (name, _, dark_on_light), p in zip(inputs, probs):
         order = np.argsort(-p)[:top]
-        results.append({"input": name, "class": class_names[order[0]], "index": int(order[0]),
-                        "probability": float(p[order[0]]),
-                        "top": [{"class": class_names[i], "probability": float(p[i])} for i in order]})
+        result = {"input": name, "class": class_names[order[0]], "index": int(order[0]),
+                  "probability": float(p[order[0]]),
+                  "top": [{"class": class_names[i], "probability": float(p[i])} for i in order]}
+        if dark_on_light:
+            result["warning"] = "the image looks like dark ink on a light background; pass --invert"
+        results.append(result)
     return results

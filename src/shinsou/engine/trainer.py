@@ -14,6 +14,7 @@ from lightning_fabric import Fabric
 from torch import nn
 from tqdm import tqdm
 
+from shinsou.errors import ShinsouError
 from shinsou.engine.checkpoint import BEST, LAST, TRAIN_STATE, load_weights, save_train_state, save_weights, unwrap
 
 Batch = tuple
@@ -46,7 +47,7 @@ def train_one_epoch(fabric: Fabric, model, optimizer, batches: Iterable, loss_fn
         outputs, targets = forward(model, batch)
         loss = loss_fn(outputs, targets)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} (lower --lr?)")
+            raise ShinsouError(f"training diverged: the loss became {loss.item()} ({description}); try a lower --lr")
         optimizer.zero_grad(set_to_none=True)
         fabric.backward(loss)
         optimizer.step()

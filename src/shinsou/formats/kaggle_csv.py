@@ -47,7 +47,7 @@ def read_kaggle_csv(path: str | os.PathLike, side: int = 28) -> tuple[np.ndarray
     for column in frame.columns:
         values = frame[column]
         if not pd.api.types.is_integer_dtype(values):
-            text = values.astype(str).str.strip()
+            text = pd.read_csv(path, usecols=[column], dtype=str, keep_default_na=False)[column].str.strip()
             row = int(np.flatnonzero(~text.str.fullmatch(r"\d+").to_numpy())[0])
             raise DataError(f"{path}: line {row + 2}, column {column}: {text.iloc[row]!r} is not an integer in 0..255")
     numbers = frame.to_numpy(dtype=np.int64)

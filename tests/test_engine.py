@@ -1,0 +1,88 @@
+"""The shared engine: checkpoints, layered config, metric accumulators and in-memory batches."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from shinsou.engine.batches import InMemoryBatches
+from shinsou.engine.checkpoint import check_state_fits, load_weights, save_weights
+from shinsou.engine.config import resolve_config
+from shinsou.engine.metrics import ConfusionMatrix
+from shinsou.cnn.train import MnistConfig
+from shinsou.errors import ConfigError, DataError
+from shinsou.models import build_model
+
+
+def test_checkpoint_round_trip_is_exact(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("lenet-caffe")
+    path = save_weights(model, tmp_path / "w.safetensors", metadata={"epoch": "3"})
+    assert not (tmp_path / "w.safetensors.tmp").exists()
+    other = build_model("lenet-caffe")
+    load_weights(other, path)
+    for (name, a), (_, b) in zip(model.state_dict().items(), other.state_dict().items()):
+        assert torch.equal(a, b), name
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(model(x), other(x))
+
+
+def test_checkpoint_of_another_model_names_the_keys(tmp_path):
+    path = save_weights(build_model("lenet5"), tmp_path / "w.safetensors")
+    with pytest.raises(DataError, match=r"weights do not fit the model: .*has shape|missing"):
+        load_weights(build_model("lenet-caffe"), path)
+    state = build_model("lenet-caffe").state_dict()
+    state["extra.weight"] = state.pop("head.bias")
+    with pytest.raises(DataError, match="missing 'head.bias'; unexpected 'extra.weight'"):
+        check_state_fits(build_model("lenet-caffe"), state, "w")
+
+
+def test_config_layers_defaults_yaml_flags(tmp_path):
+    (tmp_path / "c.yaml").write_text("epochs: 3\nlr: 0.1\nmodel: lenet5\n")
+    cfg = resolve_config(MnistConfig, tmp_path / "c.yaml", lr=0.2, epochs=None)
+    assert (cfg.epochs, cfg.lr, cfg.model, cfg.batch_size) == (3, 0.2, "lenet5", 64)
+    (tmp_path / "bad.yaml").write_text("epoch: 3\n")
+    with pytest.raises(ConfigError, match="unknown key 'epoch'"):
+        resolve_config(MnistConfig, tmp_path / "bad.yaml")
+
+
+def test_confusion_matrix_agrees_with_sklearn():
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 4, 500), rng.integers(0, 4, 500)
+    cm = ConfusionMatrix(4)
+    for start in range(0, 500, 64):  # accumulated over batches, not averaged per batch
+        cm.update(torch.from_numpy(p[start:start + 64]), torch.from_numpy(y[start:start + 64]))
+    result = cm.compute()
+    np.testing.assert_array_equal(result["confusion_matrix"], confusion_matrix(y, p))
+    precision, recall, f1, support = precision_recall_fscore_support(y, p)
+    np.testing.assert_allclose(result["per_class"]["precision"], precision)
+    np.testing.assert_allclose(result["per_class"]["f1"], f1)
+    assert result["accuracy"] == pytest.approx((y == p).mean())
+
+
+def test_confusion_matrix_segmentation_metrics_by_hand():
+    # 2x3 label map with the ignored label 255 in one pixel
+    target = torch.tensor([[0, 0, 1], [1, 2, 255]])
+    pred = torch.tensor([[0, 1, 1], [1, 2, 0]])
+    result = ConfusionMatrix(3, ignore_index=255)
+    result.update(pred, target)
+    out = result.compute()
+    # class 0: tp 1, fn 1, fp 0 -> IoU 1/2; class 1: tp 2, fp 1 -> 2/3; class 2: 1/1
+    assert out["per_class"]["iou"] == pytest.approx([0.5, 2 / 3, 1.0])
+    assert out["accuracy"] == pytest.approx(4 / 5)
+    assert out["mean_iou"] == pytest.approx((0.5 + 2 / 3 + 1) / 3)
+    assert out["class_accuracy"] == pytest.approx((0.5 + 1 + 1) / 3)
+
+
+def test_batches_shard_like_distributed_sampler():
+    x, y = torch.arange(10).float(), torch.arange(10)
+    seen = []
+    for rank in (0, 1):
+        batches = InMemoryBatches(x, y, batch_size=2, shuffle=True, seed=3).shard(rank, 2)
+        batches.set_epoch(1)
+        seen += [int(v) for _, yb in batches for v in yb]
+        assert len(batches) == 3
+    assert sorted(seen) == list(range(10))
+    a = [yb.tolist() for _, yb in InMemoryBatches(x, y, 4, shuffle=True, seed=3)]
+    b = [yb.tolist() for _, yb in InMemoryBatches(x, y, 4, shuffle=True, seed=3)]
+    assert a == b and a != [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
