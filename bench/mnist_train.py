@@ -23,7 +23,7 @@ from shinsou.cnn.train import MnistConfig, make_optimizer
 from shinsou.cnn.transforms import eval_transform, train_transform
 from shinsou.engine.batches import InMemoryBatches
 from shinsou.engine.metrics import ConfusionMatrix
-from shinsou.engine.trainer import evaluate, make_fabric, train_one_epoch
+from shinsou.engine.trainer import evaluate, make_fabric, resolve_precision, setup, train_one_epoch
 from shinsou.models import build_model
 
 
@@ -72,12 +72,12 @@ def run_reference(cfg, train, test_x, test_y, target):
 
 def run_shinsou(cfg, train, test_x, test_y, target):
     torch.manual_seed(cfg.seed)
-    fabric = make_fabric(1)
+    fabric = make_fabric(1, precision=cfg.precision)
     model = build_model(cfg.model)
     batches = InMemoryBatches(torch.from_numpy(np.array(train.images)), torch.from_numpy(np.array(train.labels, np.int64)),
                               cfg.batch_size, shuffle=True, seed=cfg.seed, transform=train_transform(28, cfg.augment))
     optimizer, scheduler = make_optimizer(model, cfg, len(batches))
-    model, optimizer = fabric.setup(model, optimizer)
+    model, optimizer = setup(fabric, model, optimizer)
     train_seconds, reached, accuracies = 0.0, None, []
     for epoch in range(cfg.epochs):
         batches.set_epoch(epoch)
@@ -99,16 +99,17 @@ def main():
     parser.add_argument("--batch-size", type=int, default=MnistConfig.batch_size, help="shinsou's batch (reference: 64)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--target", type=float, default=0.98)
+    parser.add_argument("--precision", default=MnistConfig.precision, help="shinsou's precision (reference: float32)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = load_digit_data(args.data)
     test_x = eval_transform(torch.from_numpy(np.array(data.test.images)), 28)
     test_y = torch.from_numpy(np.array(data.test.labels, np.int64))
-    cfg = MnistConfig(epochs=args.epochs, batch_size=args.batch_size)
+    cfg = MnistConfig(epochs=args.epochs, batch_size=args.batch_size, precision=args.precision)
     ref_cfg = MnistConfig(epochs=args.epochs, batch_size=64)
     print(f"data {args.data}: {len(data.train.images)} train, {len(data.test.images)} test; model {cfg.model}, "
           f"SGD momentum {cfg.momentum} wd {cfg.weight_decay}, one-cycle peak lr {cfg.lr}, {cfg.epochs} epochs, "
-          f"{args.threads} threads")
+          f"{args.threads} threads; shinsou precision {resolve_precision(cfg.precision)}, channels_last")
     results = {"reference (pytorch/examples style)": run_reference(ref_cfg, data.train, test_x, test_y, args.target),
                f"shinsou (batch {cfg.batch_size}, augment {cfg.augment})": run_shinsou(cfg, data.train, test_x, test_y, args.target)}
     print(f"{'pipeline':42s} {'images/s':>10s} {'s to ' + format(args.target, '.0%'):>10s} {'final acc':>10s} {'best acc':>9s}")

@@ -34,3 +34,19 @@ def test_reset_classifier_changes_the_number_of_classes():
     model = build_model("lenet-caffe", num_classes=10)
     model.reset_classifier(4)
     assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 4)
+
+
+def test_lenet_bn_keeps_the_caffe_shapes():
+    model = build_model("lenet-bn").eval()
+    pools = [tuple(x.shape[1:]) for x in _pool_outputs(model, torch.zeros(2, 1, 28, 28))]
+    assert pools == [(20, 12, 12), (50, 4, 4)]
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def _pool_outputs(model, x):
+    outputs = []
+    for layer in model.conv:
+        x = layer(x)
+        if isinstance(layer, torch.nn.MaxPool2d):
+            outputs.append(x)
+    return outputs

@@ -19,7 +19,7 @@ from shinsou.engine.checkpoint import BEST, load_weights
 from shinsou.engine.config import load_run_config, resolve_config, save_run_config
 from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.engine.runs import prepare_run_dir, write_json_atomic
-from shinsou.engine.trainer import evaluate, fit, make_fabric
+from shinsou.engine.trainer import evaluate, fit, make_fabric, resolve_precision
 from shinsou.errors import ConfigError
 from shinsou.models import MODELS, build_model
 
@@ -41,6 +41,7 @@ class MnistConfig:
     val_fraction: float = 0.1
     seed: int = 0
     devices: int = 1
+    precision: str = "auto"  # bf16 autocast where the hardware has it natively, else float32
     out: str | None = None
 
 
@@ -94,7 +95,8 @@ def train_mnist(cfg: MnistConfig, resume: str | Path | None = None, log=None) ->
     data = load_digit_data(cfg.data)
     if resume is None:
         run_dir = prepare_run_dir(cfg.out, "mnist")
-    fabric = make_fabric(cfg.devices)
+    precision = resolve_precision(cfg.precision)
+    fabric = make_fabric(cfg.devices, precision=precision)
 
     # train / validation / test: t10k when the source has it, else a held-out stratified 10%
     train_set = data.train
@@ -119,7 +121,7 @@ def train_mnist(cfg: MnistConfig, resume: str | Path | None = None, log=None) ->
         save_run_config(run_dir, cfg, model_options={"num_classes": NUM_CLASSES, "in_channels": 1},
                         class_names=data.class_names, input_size=size)
         log(f"training {cfg.model} on {len(train_idx)} images ({data.train.source}), validating on {len(val_idx)}, "
-            f"{fabric.world_size} process(es) on {fabric.device}; run directory {run_dir}")
+            f"{fabric.world_size} process(es) on {fabric.device}, precision {precision}; run directory {run_dir}")
     loss_fn = nn.CrossEntropyLoss()  # softmax + cross-entropy against the one-hot target of each class index
     new_metric = lambda: ConfusionMatrix(NUM_CLASSES)  # noqa: E731
     history = fit(fabric, model, optimizer, train_batches, val_batches, loss_fn=loss_fn, new_metric=new_metric,

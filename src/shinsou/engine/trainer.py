@@ -14,8 +14,8 @@ from lightning_fabric import Fabric
 from torch import nn
 from tqdm import tqdm
 
-from shinsou.errors import ShinsouError
 from shinsou.engine.checkpoint import BEST, LAST, TRAIN_STATE, load_weights, save_train_state, save_weights, unwrap
+from shinsou.errors import ConfigError, ShinsouError
 
 Batch = tuple
 
@@ -26,13 +26,38 @@ def default_forward(model: nn.Module, batch: Batch):
     return model(inputs), targets
 
 
-def make_fabric(devices: int = 1, accelerator: str = "auto") -> Fabric:
-    """One Fabric per run: CPU or CUDA picked automatically; devices > 1 launches DDP processes
-    (Fabric re-runs this command once per extra device; gloo on CPU, NCCL on CUDA)."""
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
+
+
+def resolve_precision(precision: str, accelerator: str = "auto") -> str:
+    """"auto": bf16 autocast where the hardware computes bf16 natively (CUDA with bf16, or a CPU with
+    AVX512-BF16/AMX, where oneDNN runs convolutions about 1.5x faster), else full float32."""
+    if precision != "auto":
+        return precision
+    if accelerator in ("auto", "cuda", "gpu") and torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    cpu_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or \
+        getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    return "bf16-mixed" if cpu_bf16 else "32-true"
+
+
+def make_fabric(devices: int = 1, accelerator: str = "auto", precision: str = "auto") -> Fabric:
+    """One Fabric per run: CPU or CUDA picked automatically, precision as `resolve_precision` says;
+    devices > 1 launches DDP processes (Fabric re-runs this command once per extra device; gloo on CPU)."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
     strategy = "ddp" if devices > 1 else "auto"
-    fabric = Fabric(accelerator=accelerator, devices=devices, strategy=strategy)
+    fabric = Fabric(accelerator=accelerator, devices=devices, strategy=strategy,
+                    precision=resolve_precision(precision, accelerator))
     fabric.launch()
     return fabric
+
+
+def setup(fabric: Fabric, model: nn.Module, optimizer: torch.optim.Optimizer):
+    """Move to the device in NHWC layout (channels_last: faster convolutions in oneDNN and cuDNN) and
+    let Fabric wrap model and optimizer for its precision and strategy."""
+    model = model.to(memory_format=torch.channels_last)
+    return fabric.setup(model, optimizer)
 
 
 def train_one_epoch(fabric: Fabric, model, optimizer, batches: Iterable, loss_fn, new_metric, forward=default_forward,
@@ -99,7 +124,7 @@ def fit(fabric: Fabric, model: nn.Module, optimizer: torch.optim.Optimizer, trai
         history, best = state["history"], state["best"]
         if fabric.is_global_zero:
             log(f"resuming {run_dir} after epoch {len(history)} of {epochs}")
-    model, optimizer = fabric.setup(model, optimizer)
+    model, optimizer = setup(fabric, model, optimizer)
     for epoch in range(len(history), epochs):
         torch.manual_seed(seed * 1000 + epoch)  # dropout and the like repeat, resumed or not
         if hasattr(train_batches, "set_epoch"):
