@@ -13,7 +13,7 @@ from shinsou.console import console
 def train_mnist_command(
     data: Optional[Path] = typer.Option(None, "--data", help="MNIST-layout folder (train-images-idx3-ubyte[.gz], ...) or Kaggle CSV (label,pixel0..pixel783). Default: the embedded 2,000-digit sample."),
     model: Optional[str] = typer.Option(None, "--model", help="lenet-caffe (28x28, default), lenet5 (32x32) or lenet-bn (lenet-caffe with batch norm, ReLU and dropout)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs to train (default 30)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs to train (default 40)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per step and process (default 64)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate of the one-cycle schedule (default 0.03)."),
     schedule: Optional[str] = typer.Option(None, "--schedule", help="onecycle (default), cosine or constant."),

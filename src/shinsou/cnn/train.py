@@ -31,7 +31,7 @@ class MnistConfig:
     pipeline: str = "mnist"
     data: str | None = None  # MNIST-layout folder or Kaggle CSV; None = the embedded sample
     model: str = "lenet-caffe"
-    epochs: int = 30
+    epochs: int = 40
     batch_size: int = 64
     lr: float = 0.03  # peak of the one-cycle schedule (Caffe's fixed-schedule start is 0.01)
     momentum: float = 0.9
