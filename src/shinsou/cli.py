@@ -19,6 +19,7 @@ from shinsou.transfer.cli import train_transfer_command
 from shinsou.explain.cli import explain_app
 from shinsou.graphs.communities.cli import train_graph_command
 from shinsou.graphs.molecules.cli import train_molecules_command
+from shinsou.graphs.traffic.cli import make_traffic_command, train_traffic_command
 from shinsou.segmentation.cli import make_scenes_command, train_segnet_command
 
 app = typer.Typer(
@@ -40,6 +41,8 @@ train_app.command("graph")(train_graph_command)
 train_app.command("molecules")(train_molecules_command)
 train_app.command("segnet")(train_segnet_command)
 data_app.command("make-scenes")(make_scenes_command)
+train_app.command("traffic")(train_traffic_command)
+data_app.command("make-traffic")(make_traffic_command)
 
 
 def _run_pipeline(run_dir: Path):
@@ -113,18 +116,28 @@ def predict(
     if as_json:
         print_json(results)
         return
-    table = Table(title="predictions")
-    table.add_column("input")
-    table.add_column("class")
-    table.add_column("probability", justify="right")
-    table.add_column("next best")
-    for r in results:
-        rest = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r.get("top", [])[1:])
-        table.add_row(r["input"], str(r["class"]), f"{r['probability']:.4f}", rest)
-    console.print(table)
+    console.print(predictions_table(results))
     for r in results:
         if r.get("warning"):
             err_console.print(f"warning: {r['input']}: {r['warning']}", markup=False, soft_wrap=True)
+
+
+def predictions_table(results: list[dict]) -> Table:
+    """Classifiers: class, probability and runners-up; other pipelines: their scalar fields as columns."""
+    table = Table(title="predictions")
+    if all("class" in r and "probability" in r for r in results):
+        for column, justify in (("input", "left"), ("class", "left"), ("probability", "right"), ("next best", "left")):
+            table.add_column(column, justify=justify)
+        for r in results:
+            rest = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r.get("top", [])[1:])
+            table.add_row(r["input"], str(r["class"]), f"{r['probability']:.4f}", rest)
+        return table
+    columns = [k for k in dict.fromkeys(k for r in results for k, v in r.items() if isinstance(v, (str, int, float)))]
+    for column in columns:
+        table.add_column(column)
+    for r in clean_for_json(results):
+        table.add_row(*[f"{r[c]:.4f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in columns])
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
