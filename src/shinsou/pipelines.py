@@ -11,6 +11,11 @@ from shinsou.errors import unknown_name
 # pipeline -> module with evaluate_run(run_dir, data=None, **options) and predict_run(run_dir, files, **options)
 PIPELINES: dict[str, str] = {
     "mnist": "shinsou.cnn.pipeline",
+    "transfer": "shinsou.transfer.pipeline",
+    "graph": "shinsou.graphs.communities.pipeline",
+    "molecules": "shinsou.graphs.molecules.pipeline",
+    "segnet": "shinsou.segmentation.pipeline",
+    "traffic": "shinsou.graphs.traffic.pipeline",
 }
 
 

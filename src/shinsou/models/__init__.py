@@ -13,6 +13,19 @@ from shinsou.errors import unknown_name
 MODELS: dict[str, tuple[str, str]] = {
     "lenet5": ("shinsou.cnn.lenet", "lenet5"),
     "lenet-caffe": ("shinsou.cnn.lenet", "lenet_caffe"),
+    "lenet-bn": ("shinsou.cnn.lenet", "lenet_bn"),
+    "vgg16": ("shinsou.transfer.backbones", "vgg16"),
+    "vgg16_bn": ("shinsou.transfer.backbones", "vgg16_bn"),
+    "resnet18": ("shinsou.transfer.backbones", "resnet18"),
+    "resnet50": ("shinsou.transfer.backbones", "resnet50"),
+    "efficientnet_b0": ("shinsou.transfer.backbones", "efficientnet_b0"),
+    "mobilenet_v3_small": ("shinsou.transfer.backbones", "mobilenet_v3_small"),
+    "efficientnet_lite0": ("shinsou.transfer.backbones", "efficientnet_lite0"),
+    "gcn-node": ("shinsou.graphs.gcn", "gcn_node"),
+    "gcn-graph": ("shinsou.graphs.gcn", "gcn_graph"),
+    "segnet": ("shinsou.segmentation.segnet", "segnet"),
+    "segnet-basic": ("shinsou.segmentation.segnet", "segnet_basic"),
+    "tgcn": ("shinsou.graphs.traffic.model", "tgcn"),
 }
 
 

@@ -1,0 +1,237 @@
+"""Training the molecule GCN (graph classification or regression) on a SMILES table, and the random-forest
+baseline on Morgan fingerprints on the same split in the same run; Adam, cosine schedule, best epoch by validation."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from shinsou.engine.checkpoint import BEST, load_weights
+from shinsou.engine.config import load_run_config, resolve_config, save_run_config
+from shinsou.engine.runs import prepare_run_dir, write_json_atomic
+from shinsou.engine.trainer import evaluate, fit, make_fabric
+from shinsou.errors import ConfigError, DataError
+from shinsou.graphs.gcn import GRAPH_CONFIGS
+from shinsou.graphs.molecules.baseline import fit_forest, forest_outputs
+from shinsou.graphs.molecules.batches import GraphBatches
+from shinsou.graphs.molecules.data import (TASKS, MoleculeSet, describe_skipped, fingerprints, graph_feature_stats,
+                                           graph_features, load_molecules, to_graphs)
+from shinsou.graphs.molecules.featurize import ATOM_FEATURES, BOND_FEATURES, DESCRIPTOR_COUNT, FINGERPRINT_BITS
+from shinsou.graphs.molecules.metrics import ClassScores, ValueScores, classification_scores, regression_scores
+from shinsou.graphs.molecules.splits import SPLITS, Split, make_split
+from shinsou.models import build_model
+
+MODEL = "gcn-graph"
+
+
+@dataclass
+class MoleculesConfig:
+    pipeline: str = "molecules"
+    data: str | None = None  # CSV/TSV of SMILES; None = B3DB classification from the shared data folder
+    smiles_column: str = "SMILES"
+    target_column: str | None = None  # None: 'BBB+/BBB-', else 'logBB' (B3DB's columns)
+    task: str = "auto"  # auto: numbers with fractions (or > 10 values) are regression, anything else classes
+    split: str = "random"
+    seed: int = 0
+    strict: bool = False
+    arch: str = "gcn"  # a key of gcn.GRAPH_CONFIGS
+    hidden: int | None = None  # width of every GCN layer (None: the arch's)
+    layers: int | None = None  # number of GCN layers (None: the arch's)
+    fingerprint: bool = False  # concatenate the Morgan bits to the pooled graph embedding before the head
+    descriptors: bool = False  # concatenate 13 RDKit descriptors (logP, TPSA, weight, H-bond counts...) likewise
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    baseline: bool = True
+    trees: int = 500  # trees of the random-forest baseline
+    out: str | None = None
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict
+    report: Path | None
+
+
+def default_data() -> str:
+    from shinsou.graphs.molecules.pipeline import shared_b3db
+
+    path = shared_b3db("B3DB_classification.tsv")
+    if path is None:
+        raise ConfigError("--data is needed (a CSV/TSV with a SMILES column); B3DB was not found under "
+                          "$SHINSOU_SHARED_DATA or ../shared/data/molecules")
+    return str(path)
+
+
+def check_config(cfg: MoleculesConfig) -> None:
+    if cfg.split not in SPLITS:
+        raise ConfigError(f"unknown split {cfg.split!r} (known: {', '.join(SPLITS)})")
+    if cfg.task not in TASKS:
+        raise ConfigError(f"unknown task {cfg.task!r} (known: {', '.join(TASKS)})")
+    if cfg.arch not in GRAPH_CONFIGS:
+        raise ConfigError(f"unknown arch {cfg.arch!r} (known: {', '.join(GRAPH_CONFIGS)})")
+    for name in ("epochs", "batch_size", "hidden", "layers", "trees"):
+        value = getattr(cfg, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if not cfg.lr > 0:
+        raise ConfigError(f"--lr must be positive, got {cfg.lr}")
+
+
+def model_options(cfg: MoleculesConfig, num_outputs: int) -> dict:
+    """The builder's keyword options, saved in config.yaml so that the run rebuilds its model."""
+    arch = GRAPH_CONFIGS[cfg.arch]
+    width = cfg.hidden or arch["hidden"][0]
+    layers = cfg.layers or len(arch["hidden"])
+    return {"in_channels": ATOM_FEATURES, "num_outputs": num_outputs, "config": cfg.arch,
+            "hidden": [width] * layers, "head": [width],
+            "edge_dim": BOND_FEATURES if arch["edge_dim"] else 0,
+            "graph_feature_dim": FINGERPRINT_BITS * cfg.fingerprint + DESCRIPTOR_COUNT * cfg.descriptors}
+
+
+def loss_and_metric(task: str):
+    if task == "classification":
+        return F.cross_entropy, ClassScores, "roc_auc", "max"
+    return (lambda out, y: F.mse_loss(out.reshape(-1), y)), ValueScores, "rmse", "min"
+
+
+def forward(model, batch):
+    return model(batch), batch.y  # (B, K) logits or (B, 1) values, (B,) targets
+
+
+def check_split(molecules: MoleculeSet, split: Split, kind: str) -> None:
+    for name in ("train", "val", "test"):
+        if len(getattr(split, name)) == 0:
+            raise DataError(f"{molecules.source}: the {kind} split leaves no molecules for {name} "
+                            f"({len(molecules)} molecules); more data is needed")
+    if molecules.task == "classification":
+        missing = sorted(set(range(len(molecules.class_names))) - set(molecules.targets[split.train].tolist()))
+        if missing:
+            raise DataError(f"{molecules.source}: no training molecule of class {molecules.class_names[missing[0]]!r} "
+                            f"after the {kind} split")
+
+
+@torch.no_grad()
+def predict_outputs(model, graphs, batch_size: int = 256) -> np.ndarray:
+    """Classification: (M, K) probabilities; regression: (M,) values."""
+    model.eval()
+    outputs = [model(batch) for batch in GraphBatches(graphs, batch_size)]
+    if not outputs:
+        return np.zeros((0,))
+    out = torch.cat(outputs)
+    return torch.softmax(out, 1).numpy() if out.shape[1] > 1 else out.reshape(-1).numpy()
+
+
+def scores(outputs: np.ndarray, targets: np.ndarray, task: str) -> dict:
+    return classification_scores(outputs, targets) if task == "classification" else regression_scores(outputs, targets)
+
+
+def train_molecules(cfg: MoleculesConfig, resume: str | Path | None = None, log=None) -> TrainResult:
+    """Train (or resume) the molecule GCN, fit the forest baseline on the same split, write metrics and report."""
+    log = log or (lambda line: print(line, file=sys.stderr))
+    if resume is not None:
+        run_dir = Path(resume)
+        saved = load_run_config(run_dir)
+        cfg = resolve_config(MoleculesConfig, **{k: v for k, v in saved.items() if k in MoleculesConfig.__dataclass_fields__})
+    if cfg.data is None:
+        cfg.data = default_data()
+    check_config(cfg)
+    torch.manual_seed(cfg.seed)
+
+    molecules = load_molecules(cfg.data, cfg.smiles_column, cfg.target_column, cfg.task, cfg.strict)
+    for line in describe_skipped(molecules):
+        log(line)
+    cfg.target_column, cfg.task = molecules.target_column, molecules.task
+    split = make_split(cfg.split, molecules.mols, cfg.seed, molecules.targets if molecules.task == "classification" else None)
+    check_split(molecules, split, cfg.split)
+    fps = fingerprints(molecules) if (cfg.baseline or cfg.fingerprint) else None
+    extra = graph_features(molecules, cfg.fingerprint, cfg.descriptors, fps)
+    graphs = to_graphs(molecules, extra)
+    num_outputs = len(molecules.class_names) if molecules.task == "classification" else 1
+    options = model_options(cfg, num_outputs)
+
+    if resume is None:
+        run_dir = prepare_run_dir(cfg.out, "molecules")
+        save_run_config(run_dir, cfg, model=MODEL, model_options=options, class_names=molecules.class_names,
+                        split_sizes={"train": len(split.train), "val": len(split.val), "test": len(split.test)})
+    log(f"{molecules.task} of {molecules.target_column!r} on {len(molecules)} molecules ({molecules.source}), "
+        f"{cfg.split} split {len(split.train)}/{len(split.val)}/{len(split.test)}; run directory {run_dir}")
+
+    fabric = make_fabric(1)
+    model = build_model(MODEL, **options)
+    if extra is not None:
+        model.set_graph_feature_stats(*graph_feature_stats(extra[split.train], cfg.fingerprint))
+    pick = lambda idx: [graphs[i] for i in idx]  # noqa: E731
+    train_batches = GraphBatches(pick(split.train), cfg.batch_size, shuffle=True, seed=cfg.seed)
+    val_batches = GraphBatches(pick(split.val), 256)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    loss_fn, new_metric, monitor, mode = loss_and_metric(molecules.task)
+    started = time.perf_counter()
+    history = fit(fabric, model, optimizer, train_batches, val_batches, loss_fn=loss_fn, new_metric=new_metric,
+                  epochs=cfg.epochs, run_dir=run_dir, scheduler=scheduler, scheduler_per_step=False, forward=forward,
+                  monitor=monitor, mode=mode, seed=cfg.seed, resume=resume is not None, log=log)
+    gcn_seconds = time.perf_counter() - started
+
+    final = build_model(MODEL, **options)
+    load_weights(final, run_dir / BEST)
+    test_graphs = pick(split.test)
+    gcn_out = predict_outputs(final, test_graphs)
+    test_targets = molecules.targets[split.test]
+    metrics = {"task": molecules.task, "split": cfg.split, "seed": cfg.seed, "source": molecules.source,
+               "target_column": molecules.target_column, **scores(gcn_out, test_targets, molecules.task),
+               "val": {k: v for k, v in evaluate(final, val_batches, loss_fn, new_metric, forward).items()},
+               "train_seconds": round(gcn_seconds, 1), "skipped_rows": len(molecules.skipped)}
+    forest_out = None
+    if cfg.baseline:
+        log(f"random forest on Morgan fingerprints (radius 2, 2048 bits), {len(split.train) + len(split.val)} "
+            f"training molecules ...")
+        started = time.perf_counter()
+        fit_idx = np.concatenate([split.train, split.val])  # the forest has no early stopping: train + val
+        forest = fit_forest(fps[fit_idx], molecules.targets[fit_idx], molecules.task, cfg.seed, cfg.trees)
+        forest_out = forest_outputs(forest, fps[split.test], molecules.task, num_outputs)
+        metrics["baseline"] = {"model": "random forest, Morgan r=2 2048 bits", "trees": forest.n_estimators,
+                               **scores(forest_out, test_targets, molecules.task),
+                               "train_seconds": round(time.perf_counter() - started, 1)}
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    write_predictions(run_dir / "test_predictions.csv", molecules, split.test, gcn_out, forest_out)
+
+    from shinsou.graphs.molecules.report import write_molecules_report
+
+    report = write_molecules_report(run_dir, load_run_config(run_dir), history, metrics, molecules, split,
+                                    gcn_out, forest_out)
+    return TrainResult(run_dir, metrics, report)
+
+
+def write_predictions(path: Path, molecules: MoleculeSet, index: np.ndarray, gcn_out, forest_out) -> Path:
+    import pandas as pd
+
+    table = {"line": molecules.lines[index], "smiles": [molecules.smiles[i] for i in index]}
+    if molecules.task == "classification":
+        names = molecules.class_names
+        table["target"] = [names[t] for t in molecules.targets[index]]
+        for model, out in (("gcn", gcn_out), ("forest", forest_out)):
+            if out is None:
+                continue
+            if len(names) == 2:  # the positive class's probability, which ROC-AUC ranks
+                table[f"{model}_p({names[1]})"] = out[:, 1]
+            else:
+                table[f"{model}_class"] = [names[k] for k in out.argmax(1)]
+                table[f"{model}_p"] = out.max(1)
+    else:
+        table["target"] = molecules.targets[index]
+        table["gcn"] = gcn_out
+        if forest_out is not None:
+            table["forest"] = forest_out
+    tmp = path.with_name(path.name + ".tmp")
+    pd.DataFrame(table).to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
