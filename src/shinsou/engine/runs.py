@@ -22,7 +22,7 @@ def prepare_run_dir(out: str | None, pipeline: str) -> Path:
     """Create the run directory (default runs/PIPELINE-TIMESTAMP); refuse to overwrite a finished or
     interrupted run. DDP workers inherit the parent's choice through the environment."""
     inherited = os.environ.get(RUN_DIR_ENV)
-    if inherited:
+    if inherited and os.environ.get("LOCAL_RANK", "0") != "0":  # a DDP worker started by Fabric
         return Path(inherited)
     run_dir = Path(out) if out else Path("runs") / f"{pipeline}-{time.strftime('%Y%m%d-%H%M%S')}"
     if (run_dir / TRAIN_STATE).exists():

@@ -167,9 +167,9 @@ def unwrap_optimizer(optimizer):
 
 def _epoch_line(record: dict, epochs: int, monitor: str, improved: bool) -> str:
     parts = [f"epoch {record['epoch']}/{epochs}", f"train loss {record['train_loss']:.4f}"]
-    if f"train_{monitor}" in record:
+    if f"train_{monitor}" in record and monitor != "loss":
         parts.append(f"train {monitor} {record[f'train_{monitor}']:.4f}")
-    if "val_loss" in record:
+    if "val_loss" in record and monitor != "loss":
         parts.append(f"val loss {record['val_loss']:.4f}")
     if f"val_{monitor}" in record:
         parts.append(f"val {monitor} {record[f'val_{monitor}']:.4f}" + (" *" if improved else ""))
