@@ -10,15 +10,7 @@ from torch import nn
 
 from shinsou.cnn.data import DigitSet
 from shinsou.cnn.predict import predict_proba
-from shinsou.engine.report import Section, figure_path, image_grid, plot_confusion, plot_curves, write_report
-
-
-def per_class_table(metrics: dict, class_names: list[str]) -> list[list]:
-    per = metrics["per_class"]
-    rows = [["class", "precision", "recall", "F1", "support"]]
-    for i, name in enumerate(class_names):
-        rows.append([name, per["precision"][i], per["recall"][i], per["f1"][i], per["support"][i]])
-    return rows
+from shinsou.engine.report import per_class_table, Section, figure_path, image_grid, plot_confusion, plot_curves, write_report
 
 
 def write_mnist_report(run_dir: Path, config: dict, history: list[dict], test_metrics: dict, model: nn.Module,

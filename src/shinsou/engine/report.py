@@ -112,6 +112,15 @@ def bar_chart(values: Sequence[float], names: Sequence[str], path: Path, title: 
     return _save(fig, path)
 
 
+def per_class_table(metrics: dict, class_names: Sequence[str]) -> list[list]:
+    """Rows for a report table from ConfusionMatrix.compute(): class, precision, recall, F1, support."""
+    per = metrics["per_class"]
+    rows = [["class", "precision", "recall", "F1", "support"]]
+    for i, name in enumerate(class_names):
+        rows.append([name, per["precision"][i], per["recall"][i], per["f1"][i], per["support"][i]])
+    return rows
+
+
 def _table_html(table: Any) -> str:
     if isinstance(table, dict):
         rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>" for k, v in table.items())

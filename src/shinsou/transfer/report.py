@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from shinsou.engine.report import Section, bar_chart, figure_path, image_grid, plot_confusion, plot_curves, write_report
+from shinsou.engine.report import per_class_table, Section, bar_chart, figure_path, image_grid, plot_confusion, plot_curves, write_report
 from shinsou.transfer.data import ImageSet
 from shinsou.transfer.freeze import freeze_summary
 from shinsou.transfer.transforms import eval_transform
@@ -21,14 +21,6 @@ def predict_proba(model, images: torch.Tensor, batch_size: int = 100) -> np.ndar
     transform = eval_transform(model.preprocess, model.input_size[-1])
     out = [torch.softmax(model(transform(images[i:i + batch_size])), 1) for i in range(0, len(images), batch_size)]
     return torch.cat(out).numpy() if out else np.zeros((0, model.head.out_features), np.float32)
-
-
-def per_class_table(metrics: dict, class_names: list[str]) -> list[list]:
-    per = metrics["per_class"]
-    rows = [["class", "precision", "recall", "F1", "support"]]
-    for i, name in enumerate(class_names):
-        rows.append([name, per["precision"][i], per["recall"][i], per["f1"][i], per["support"][i]])
-    return rows
 
 
 def freeze_table(model) -> list[list]:
