@@ -86,3 +86,13 @@ def test_batches_shard_like_distributed_sampler():
     a = [yb.tolist() for _, yb in InMemoryBatches(x, y, 4, shuffle=True, seed=3)]
     b = [yb.tolist() for _, yb in InMemoryBatches(x, y, 4, shuffle=True, seed=3)]
     assert a == b and a != [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "transfer", "--json"], "Error: No such option: --json"),
+    (["train", "segnet", "--epochs", "x"], "Error: Invalid value for '--epochs'"),
+])
+def test_usage_errors_are_one_message_and_exit_2(cli, args, message):
+    """A mistyped flag or value is the user's error: Click's usage line and message, exit 2, no 'internal error'."""
+    code, _, err = cli(*args)
+    assert code == 2 and message in err and "internal error" not in err

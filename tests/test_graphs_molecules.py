@@ -69,6 +69,27 @@ def test_atom_contributions_sum_to_rdkit_descriptors(smiles):
     assert x[:, -1].sum().item() * 20 == pytest.approx(rdMolDescriptors.CalcTPSA(mol), abs=1e-3)
 
 
+def test_rdkit_descriptor_set_is_log_scaled_rdkit():
+    """--descriptors rdkit: RDKit's whole 2D list, each value v as sign(v) log(1 + |v|), in _descList order."""
+    from rdkit.Chem import Descriptors
+
+    from shinsou.graphs.molecules.featurize import RDKIT_DESCRIPTOR_NAMES, rdkit_descriptors
+
+    mol = parse_smiles("CC(=O)Oc1ccccc1C(=O)O")  # aspirin: logP 1.31, weight 180.16
+    values = rdkit_descriptors(mol)
+    assert values.shape == (len(Descriptors._descList),) and len(values) > 150 and np.isfinite(values).all()
+    for name, raw in (("MolWt", Descriptors.MolWt(mol)), ("MolLogP", Descriptors.MolLogP(mol)),
+                      ("NumHDonors", 1.0), ("MaxPartialCharge", Descriptors.MaxPartialCharge(mol))):
+        assert values[RDKIT_DESCRIPTOR_NAMES.index(name)] == pytest.approx(np.sign(raw) * np.log1p(abs(raw)), rel=1e-5)
+
+
+def test_unknown_descriptor_set(cli, tmp_path):
+    data = tmp_path / "m.csv"
+    data.write_text("SMILES,BBB+/BBB-\nCCO,BBB+\n")
+    code, _, err = cli("train", "molecules", "--data", data, "--descriptors", "all", "--out", tmp_path / "run")
+    assert code == 2 and err.strip() == "error: unknown --descriptors 'all' (known: none, basic, rdkit)"
+
+
 def test_unparseable_and_empty_smiles():
     assert parse_smiles("C1CC") is None  # unclosed ring
     assert parse_smiles("") is None
@@ -182,8 +203,10 @@ def test_logbb_regression(cli, shared_data, tmp_path):
     with open(data, "w", newline="", encoding="utf-8") as f:
         csv.writer(f, delimiter="\t", lineterminator="\n").writerows(records)
     code, out, err = cli("train", "molecules", "--data", data, "--epochs", "4", "--hidden", "32", "--no-baseline",
-                         "--out", tmp_path / "run", "--json")
+                         "--descriptors", "rdkit", "--out", tmp_path / "run", "--json")
     assert code == 0, err
     metrics = json.loads(out)
     assert metrics["task"] == "regression" and metrics["n"] == 60
+    code, out, _ = cli("evaluate", tmp_path / "run", "--json")  # the run rebuilds its descriptor features
+    assert code == 0 and json.loads(out)["rmse"] == pytest.approx(metrics["rmse"], rel=1e-5)
     assert np.isfinite(metrics["rmse"]) and metrics["rmse"] < 2.0 and "r2" in metrics

@@ -89,6 +89,7 @@ def test_hand_written_camvid_trains_evaluates_and_predicts(cli, trained, tmp_pat
     for key in ("accuracy", "class_accuracy", "mean_iou"):
         assert 0 <= trained[key] <= 1
     assert set(trained["per_class_iou"]) == set(CAMVID_CLASSES)
+    assert trained["tta"] == "flip" and 0 <= trained["single_pass"]["mean_iou"] <= 1  # both figures are kept
     assert (run / "report.html").exists() and (run / "figures" / "predictions.png").exists()
 
     code, out, err = cli("evaluate", run, "--json")
@@ -121,7 +122,7 @@ def test_default_data_is_generated_scenes(cli, tmp_path, monkeypatch):
     code, out, err = cli("train", "segnet", "--scenes", "4", "--size", "32x48", "--epochs", "1", "--out", run, "--json")
     assert code == 0, err
     assert "no --data: using 4 generated road scenes of 32x48" in err
-    assert (tmp_path / "cache" / "scenes-v1-4-32x48-seed0" / "testannot").is_dir()
+    assert (tmp_path / "cache" / "scenes-v6-4-32x48-seed0" / "testannot").is_dir()
     assert json.loads(out)["n"] > 0
     code, out, err = cli("evaluate", run, "--json")  # the run remembers where its generated data is
     assert code == 0, err
@@ -222,6 +223,8 @@ def test_bad_flags_and_folders(cli, camvid, tmp_path):
         (("train", "segnet", "--size", "96by128"), "error: size must be HEIGHTxWIDTH such as 96x128, got '96by128'"),
         (("train", "segnet", "--model", "segnet", "--size", "24x32"),
          "error: --size 24x32 is too small for segnet: 5 poolings need at least 32 pixels a side"),
+        (("train", "segnet", "--scale", "1.2-0.8"),
+         "error: --scale must be MIN-MAX with 0 < MIN <= MAX (e.g. 0.8-1.25) or one number, got '1.2-0.8'"),
         (("data", "make-scenes", "--out", camvid), f"error: {camvid} already exists and is not an empty folder (choose another --out)"),
     ]
     for args, expected in cases:

@@ -14,7 +14,7 @@ from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.errors import DataError
 from shinsou.segmentation.data import load_segmentation_data, median_frequency_weights, read_mask
 from shinsou.segmentation.palette import CAMVID, CAMVID_CLASSES, read_classes_json
-from shinsou.segmentation.transforms import paired_geometry
+from shinsou.segmentation.transforms import paired_crop_flip, paired_geometry
 
 
 def test_camvid_palette_round_trip_is_exact():
@@ -93,6 +93,19 @@ def test_paired_geometry_moves_image_and_mask_together():
         assert torch.allclose(flipped_x[i, 0], (masks[i] if same else masks[i].flip(-1)).float(), atol=1e-5)
 
 
+def test_whole_pixel_crops_keep_pixels_and_pair_them():
+    """--scale 1: windows cut at whole pixels (no resampling), image and mask cut and mirrored alike."""
+    masks = torch.randint(0, 11, (5, 24, 32))
+    x = torch.stack([masks * 10, masks * 10 + 1, masks * 10 + 2], 1).float()  # each channel encodes the label
+    out_x, out_masks = paired_crop_flip(x, masks, torch.Generator().manual_seed(0), crop=(16, 20))
+    assert out_x.shape == (5, 3, 16, 20) and out_masks.shape == (5, 16, 20)
+    assert torch.equal(out_x[:, 0].long(), out_masks * 10) and torch.equal(out_x[:, 2].long(), out_masks * 10 + 2)
+    for i in range(5):  # each window is a block of the original, mirrored or not
+        found = any(torch.equal(out_masks[i], candidate[top:top + 16, left:left + 20])
+                    for candidate in (masks[i], masks[i].flip(-1)) for top in range(9) for left in range(13))
+        assert found
+
+
 def test_median_frequency_weights_by_hand():
     # image 1: 3 px of class 0, 1 px of class 1; image 2: 4 px of class 0 (class 2 absent, Void = 3 ignored)
     masks = np.array([[[0, 0], [0, 1]], [[0, 0], [0, 3]]], np.uint8)
@@ -134,3 +147,21 @@ def test_images_and_labels_layout_split_70_15_15(tmp_path):
     files = data.train.files + data.val.files + data.test.files
     assert sorted(files) == sorted(str(tmp_path / "images" / f"{i}.png") for i in range(10))
     assert data.train.images.shape[1:] == (16, 16, 3) and data.train.masks.shape[1:] == (16, 16)
+
+
+def test_scene_difficulty_statistics_by_hand():
+    """Pixel shares, images holding a class, object sizes (8-connected) and boundary pixels of two tiny masks."""
+    from shinsou.segmentation.difficulty import boundary_share, class_statistics
+
+    masks = np.zeros((2, 4, 4), dtype=np.uint8)
+    masks[0, 0, 0] = masks[0, 1, 1] = 1  # one diagonal object of 2 px (8-connected)
+    masks[1, 3, 3] = 1  # one object of 1 px
+    rows = class_statistics(masks, ["a", "b"])
+    assert rows[1] == {"class": "b", "pixel_share": 3 / 32, "images_with": 1.0, "median_object_px": 1.5,
+                       "small_objects": 1.0}
+    assert rows[0]["pixel_share"] == 29 / 32 and rows[0]["median_object_px"] == 14.5  # objects of 14 and 15 px
+    expected = np.zeros((2, 4, 4), dtype=bool)
+    expected[0, 0, :2] = expected[0, :2, 0] = True  # (0,0) differs from its right and lower neighbours
+    expected[0, 1, :3] = expected[0, :3, 1] = True  # (1,1) likewise, and its left and upper neighbours
+    expected[1, 3, 2:] = expected[1, 2:, 3] = True
+    assert boundary_share(masks) == expected.mean()

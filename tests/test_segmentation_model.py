@@ -164,3 +164,20 @@ def test_weights_files_that_do_not_fit(tmp_path):
         load_vgg16_bn_encoder(model, str(vgg11))
     with pytest.raises(ConfigError, match="segnet model with 3 input channels"):
         load_vgg16_bn_encoder(build_model("segnet", in_channels=1, input_size=(32, 32)), str(vgg11))
+
+
+def test_flip_tta_averages_the_mirror_images_probabilities():
+    """class_log_probs(flip=True) = log of the mean of p(x) and mirror(p(mirror(x))), checked on a model that is
+    not mirror-symmetric (a 1x3 convolution with unequal taps)."""
+    from shinsou.segmentation.predict import class_log_probs
+
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(3, 4, (1, 3), padding=(0, 1)).eval()
+    x = torch.randn(2, 3, 5, 7)
+    with torch.no_grad():
+        p = model(x).softmax(1)
+        mirrored = model(x.flip(-1)).softmax(1).flip(-1)
+        assert not torch.allclose(p, mirrored, atol=1e-3)
+        expected = ((p + mirrored) / 2).log()
+        assert torch.allclose(class_log_probs(model, x, flip=True), expected, atol=1e-6)
+        assert torch.allclose(class_log_probs(model, x), p.log(), atol=1e-6)

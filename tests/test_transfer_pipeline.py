@@ -124,7 +124,6 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path, cli):
         for f in (data / "red").iterdir():  # every file of the class is broken, so every split meets one
             f.write_bytes(b"GIF89a broken")
         args.append("--strict")
-        first = sorted((data / "red").iterdir())[0]
         expected = None
     elif case == "keys":
         path = bad_weights(tmp_path / "mnv3.pth")

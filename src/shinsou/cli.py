@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 from rich.table import Table
 
@@ -148,12 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     except ShinsouError as e:
         err_console.print(f"error: {e}", markup=False, soft_wrap=True)
         return 2
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return e.exit_code
-    except click.ClickException as e:
+    except typer.TyperException as e:  # a usage error (unknown option, bad value): Click's usage line and message
         e.show()
-        return e.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+        return getattr(e, "exit_code", 2)
+    except (typer.Abort, KeyboardInterrupt):
         run_dir = os.environ.get("SHINSOU_RUN_DIR")
         hint = f"; the last finished epoch is saved, continue with --resume {run_dir}" if run_dir else ""
         err_console.print(f"interrupted{hint}", markup=False, soft_wrap=True)

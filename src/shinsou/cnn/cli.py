@@ -35,6 +35,6 @@ def train_mnist_command(
                          precision=precision)
     result = train_mnist(cfg, resume=resume)
     if result.report is not None:
-        m = result.test_metrics
+        m = result.metrics
         console.print(f"test accuracy [bold]{m['accuracy']:.4f}[/bold] on {m['n']} images ({m['source']})")
         console.print(f"report: {result.report}")

@@ -18,7 +18,7 @@ from shinsou.engine.batches import InMemoryBatches
 from shinsou.engine.checkpoint import BEST, load_weights
 from shinsou.engine.config import load_run_config, resolve_config, save_run_config
 from shinsou.engine.metrics import ConfusionMatrix
-from shinsou.engine.runs import prepare_run_dir, write_json_atomic
+from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
 from shinsou.engine.trainer import evaluate, fit, make_fabric, resolve_precision
 from shinsou.errors import ConfigError
 from shinsou.models import MODELS, build_model
@@ -43,13 +43,6 @@ class MnistConfig:
     devices: int = 1
     precision: str = "auto"  # bf16 autocast where the hardware has it natively, else float32
     out: str | None = None
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    test_metrics: dict
-    report: Path | None
 
 
 def check_config(cfg: MnistConfig) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,15 @@ from shinsou.engine.config import load_run_config
 from shinsou.errors import ConfigError, DataError
 
 RUN_DIR_ENV = "SHINSOU_RUN_DIR"  # shared with DDP worker processes, which re-run the same command
+
+
+@dataclass
+class TrainResult:
+    """What every `train_*` returns: the run directory, the test metrics (empty on DDP ranks other than 0)
+    and the report's path (None on those ranks)."""
+    run_dir: Path
+    metrics: dict
+    report: Path | None
 
 
 def prepare_run_dir(out: str | None, pipeline: str) -> Path:

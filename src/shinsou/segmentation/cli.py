@@ -22,9 +22,11 @@ def train_segnet_command(
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 0.003 with adam)."),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adam (AdamW, default) or sgd (momentum 0.9, as the paper)."),
     schedule: Optional[str] = typer.Option(None, "--schedule", help="onecycle (default), cosine or constant."),
-    class_balance: Optional[str] = typer.Option(None, "--class-balance", help="median (median-frequency weights, as the paper; default) or none."),
+    class_balance: Optional[str] = typer.Option(None, "--class-balance", help="median (median-frequency weights, as the paper; default), sqrt (their square root: fewer false positives around rare classes) or none."),
+    scale: Optional[str] = typer.Option(None, "--scale", help="MIN-MAX random zoom of each training image and its mask (default 0.8-1.25); 1 keeps the pixels as they are (whole-pixel crops and flips only)."),
+    tta: Optional[bool] = typer.Option(None, "--tta/--no-tta", help="Test-time augmentation: score each test image and its mirror image and average the class probabilities (default on; the single-pass figures are reported beside them)."),
     augment: Optional[bool] = typer.Option(None, "--augment/--no-augment", help="Paired random scale, crop and flip of image and mask, plus brightness/contrast (default on)."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="32 (default) or bf16 (autocast; about 2x faster on CPUs with bfloat16 units)."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="auto (default: bf16 where the CPU/GPU computes bfloat16 natively, else 32), 32 or bf16 (autocast; the loss stays float32)."),
     scenes: Optional[int] = typer.Option(None, "--scenes", help="Without --data: how many training scenes to generate (default 400; +1/8 val, +1/4 test)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for splits, shuffling, augmentation, initialisation and generated scenes (default 0)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of config keys; flags override it."),
@@ -38,18 +40,22 @@ def train_segnet_command(
     from shinsou.segmentation.train import SegnetConfig, train_segnet
 
     cfg = resolve_config(SegnetConfig, config, data=str(data) if data else None, model=model, weights=weights,
-                         size=size, crop=crop, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                         schedule=schedule, class_balance=class_balance, augment=augment, precision=precision,
+                         size=size, crop=crop, scale=scale, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                         schedule=schedule, class_balance=class_balance, augment=augment, tta=tta, precision=precision,
                          scenes=scenes, seed=seed, out=str(out) if out else None, devices=devices)
     result = train_segnet(cfg, resume=resume)
     if result.report is None:
         return
-    m = result.test_metrics
+    m = result.metrics
     if as_json:
         print_json({**m, "run_dir": str(result.run_dir), "report": str(result.report)})
         return
     console.print(f"test on {m['source']}: global accuracy [bold]{m['accuracy']:.4f}[/bold], class-average accuracy "
                   f"[bold]{m['class_accuracy']:.4f}[/bold], mean IoU [bold]{m['mean_iou']:.4f}[/bold]")
+    if "single_pass" in m:
+        s = m["single_pass"]
+        console.print(f"(scored with each image's mirror image; one pass without it: global {s['accuracy']:.4f}, "
+                      f"class average {s['class_accuracy']:.4f}, mean IoU {s['mean_iou']:.4f})")
     console.print("IoU per class: " + ", ".join(f"{name} {iou:.3f}" for name, iou in m["per_class_iou"].items()))
     t = m["timing"]
     console.print(f"time: {t['wall_s']:.0f} s wall, {t['cpu_s']:.0f} s CPU over {t['threads']} thread(s); report: {result.report}")

@@ -7,13 +7,11 @@ from pathlib import Path
 
 from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.engine.runs import load_run_model
-from shinsou.engine.trainer import evaluate
 from shinsou.errors import DataError
-from shinsou.segmentation.data import PairedBatches, SegmentationSet, load_folder_pair, load_segmentation_data
+from shinsou.segmentation.data import SegmentationSet, load_folder_pair, load_segmentation_data
 from shinsou.segmentation.palette import Palette
 from shinsou.segmentation.predict import predict_files
-from shinsou.segmentation.train import make_forward, make_loss
-from shinsou.segmentation.transforms import eval_transform
+from shinsou.segmentation.train import make_loss, test_scores
 
 
 def evaluation_set(config: dict, palette: Palette, size, data: str | None, images: str | None,
@@ -43,10 +41,8 @@ def evaluate_run(run_dir: str | Path, data: str | None = None, images: str | Non
     size = tuple(model.input_size[1:])
     test_set = evaluation_set(config, palette, size, data, images, labels)
     void = palette.void_index
-    metrics = evaluate(model, PairedBatches(test_set, 8, eval_transform),
-                       make_loss(config.get("class_weights") or [1.0] * palette.num_classes, void),
-                       lambda: ConfusionMatrix(palette.num_classes, ignore_index=void),
-                       make_forward(config.get("precision", "32")))
+    metrics = test_scores(model, test_set, make_loss(config.get("class_weights") or [1.0] * palette.num_classes, void),
+                          lambda: ConfusionMatrix(palette.num_classes, ignore_index=void), config.get("tta", False))
     metrics.update(source=test_set.source, images=len(test_set), size=f"{size[0]}x{size[1]}",
                    class_names=list(palette.names), per_class_iou=dict(zip(palette.names, metrics["per_class"]["iou"])))
     return metrics
@@ -55,4 +51,5 @@ def evaluate_run(run_dir: str | Path, data: str | None = None, images: str | Non
 def predict_run(run_dir: str | Path, files: list[str], out: str | None = None) -> list[dict]:
     """Label maps for `files`: colour map and overlay PNGs into `out` (default RUN_DIR/predictions)."""
     model, config = load_run_model(run_dir)
-    return predict_files(model, Palette.from_config(config), files, out or Path(run_dir) / "predictions")
+    return predict_files(model, Palette.from_config(config), files, out or Path(run_dir) / "predictions",
+                         flip=config.get("tta", False))

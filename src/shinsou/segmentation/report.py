@@ -54,9 +54,15 @@ def per_class_table(metrics: dict, palette: Palette, weights=None) -> list[list]
 
 
 def summary(metrics: dict) -> dict:
-    return {"global accuracy": metrics["accuracy"], "class-average accuracy": metrics["class_accuracy"],
+    rows = {"global accuracy": metrics["accuracy"], "class-average accuracy": metrics["class_accuracy"],
             "mean IoU": metrics["mean_iou"], "pixels scored (Void left out)": metrics["n"],
-            "test source": metrics.get("source", "")}
+            "test source": metrics.get("source", ""),
+            "test-time augmentation": "mean of image and mirror image" if metrics.get("tta") == "flip" else "none"}
+    if "single_pass" in metrics:
+        single = metrics["single_pass"]
+        rows["mean IoU, single pass (no mirror)"] = single["mean_iou"]
+        rows["global / class-average accuracy, single pass"] = f"{single['accuracy']:.4f} / {single['class_accuracy']:.4f}"
+    return rows
 
 
 def write_segnet_report(run_dir: Path, config: dict, history: list[dict], test_metrics: dict, model: nn.Module,

@@ -23,7 +23,7 @@ C = {name: i for i, name in enumerate(CAMVID.names)}  # class name -> index
 VOID = CAMVID.void_index
 LANE = 3.2  # metres
 MASK_FORMATS = ("index", "colour")
-GENERATOR_VERSION = 1  # part of the cache folder name: bump it whenever the scenes drawn for a seed change
+GENERATOR_VERSION = 6  # part of the cache folder name: bump it whenever the scenes drawn for a seed change
 
 
 @dataclass
@@ -126,15 +126,17 @@ def jitter(rng, colour, amount=0.08):
     return np.clip(np.asarray(colour) * (1 + rng.uniform(-amount, amount, 3)), 0, 1)
 
 
-ROAD_GREYS = [(0.33, 0.33, 0.35), (0.42, 0.41, 0.40), (0.27, 0.27, 0.29), (0.50, 0.48, 0.46)]
-PAVEMENT = [(0.62, 0.60, 0.56), (0.55, 0.45, 0.40), (0.70, 0.68, 0.62), (0.50, 0.50, 0.52)]
-FACADES = [(0.55, 0.35, 0.28), (0.75, 0.70, 0.60), (0.60, 0.58, 0.55), (0.82, 0.78, 0.70), (0.45, 0.40, 0.38),
-           (0.68, 0.52, 0.38), (0.40, 0.42, 0.45), (0.88, 0.86, 0.82)]
+ROAD_GREYS = [(0.30, 0.30, 0.32), (0.36, 0.36, 0.38), (0.25, 0.25, 0.27), (0.40, 0.39, 0.38)]
+PAVEMENT = [(0.66, 0.62, 0.56), (0.62, 0.50, 0.45), (0.72, 0.70, 0.64), (0.60, 0.58, 0.54)]
+FACADES = [(0.55, 0.35, 0.28), (0.75, 0.70, 0.60), (0.60, 0.45, 0.40), (0.50, 0.38, 0.30), (0.45, 0.40, 0.38),
+           (0.68, 0.52, 0.38), (0.62, 0.55, 0.45), (0.70, 0.45, 0.35)]
 CAR_COLOURS = [(0.8, 0.1, 0.1), (0.1, 0.2, 0.6), (0.9, 0.9, 0.9), (0.1, 0.1, 0.1), (0.5, 0.5, 0.52), (0.7, 0.7, 0.72),
                (0.2, 0.4, 0.2), (0.9, 0.7, 0.1), (0.35, 0.35, 0.38), (0.6, 0.3, 0.1)]
 GREENS = [(0.20, 0.40, 0.15), (0.30, 0.50, 0.20), (0.15, 0.30, 0.12), (0.40, 0.50, 0.25), (0.25, 0.35, 0.10)]
 CLOTHES = [(0.1, 0.1, 0.3), (0.6, 0.1, 0.1), (0.1, 0.1, 0.1), (0.8, 0.8, 0.8), (0.2, 0.4, 0.6), (0.5, 0.4, 0.3),
            (0.9, 0.6, 0.1), (0.3, 0.5, 0.3)]
+HI_VIS = [(0.85, 0.95, 0.15), (1.0, 0.55, 0.1)]  # fluorescent yellow-green and orange
+HELMETS = [(0.95, 0.95, 0.95), (0.9, 0.2, 0.1), (0.1, 0.1, 0.1), (0.2, 0.5, 0.9)]
 SKIN = [(0.95, 0.80, 0.65), (0.75, 0.55, 0.40), (0.45, 0.30, 0.20)]
 
 
@@ -160,7 +162,7 @@ class Street:
 def make_camera(rng, height, width) -> Camera:
     return Camera(height, width, f=width * rng.uniform(0.85, 1.25), hc=rng.uniform(1.2, 1.9),
                   y0=height * rng.uniform(0.36, 0.52), xv=width * rng.uniform(0.38, 0.62),
-                  roll=math.radians(rng.uniform(-4, 4)) if rng.random() < 0.6 else 0.0)
+                  roll=math.radians(rng.uniform(-3, 3)) if rng.random() < 0.5 else 0.0)
 
 
 def make_street(rng) -> Street:
@@ -173,7 +175,8 @@ def make_street(rng) -> Street:
 
 def paint_sky(canvas: Canvas, xs, ys, rng) -> None:
     cam = canvas.camera
-    top = np.array(rng.choice([(0.35, 0.55, 0.85), (0.60, 0.63, 0.68), (0.50, 0.60, 0.75), (0.75, 0.60, 0.50)]))
+    skies = [(0.35, 0.55, 0.85), (0.50, 0.65, 0.90), (0.55, 0.62, 0.75)]  # blue, light blue, haze
+    top = np.array(skies[rng.choice(3, p=[0.45, 0.35, 0.2])])
     bottom = np.clip(top + rng.uniform(0.1, 0.3), 0, 1)
     t = np.clip(ys / max(cam.y0, 1), 0, 1)[..., None]
     colour = top * (1 - t) + bottom * t  # (H, W, 3) gradient to the horizon
@@ -297,46 +300,52 @@ def draw_car(canvas: Canvas, x: float, z: float, rng, facing_away: bool = True) 
 
 
 def draw_person(canvas: Canvas, x: float, z: float, rng, cls: int = C["Pedestrian"], base: float = 0.0,
-                height: float | None = None) -> None:
+                height: float | None = None, shirt: np.ndarray | None = None, helmet: np.ndarray | None = None) -> None:
     h = height or rng.uniform(1.55, 1.95)
-    shirt, trousers = jitter(rng, CLOTHES[int(rng.integers(len(CLOTHES)))]), jitter(rng, CLOTHES[int(rng.integers(len(CLOTHES)))])
+    trousers = jitter(rng, CLOTHES[int(rng.integers(len(CLOTHES)))])
+    shirt = jitter(rng, CLOTHES[int(rng.integers(len(CLOTHES)))]) if shirt is None else shirt
     stride = rng.uniform(-0.15, 0.15)
     for leg in (-1, 1):
-        canvas.draw([[(x + leg * 0.08 - 0.06 + leg * stride, base, z), (x + leg * 0.08 + 0.06 + leg * stride, base, z),
-                      (x + leg * 0.06 + 0.06, base + 0.48 * h, z), (x + leg * 0.06 - 0.06, base + 0.48 * h, z)]],
+        canvas.draw([[(x + leg * 0.1 - 0.07 + leg * stride, base, z), (x + leg * 0.1 + 0.07 + leg * stride, base, z),
+                      (x + leg * 0.08 + 0.07, base + 0.48 * h, z), (x + leg * 0.08 - 0.07, base + 0.48 * h, z)]],
                     trousers, cls)
-    canvas.draw([front_rect(x - 0.2, x + 0.2, base + 0.46 * h, base + 0.82 * h, z)], shirt, cls)
+    canvas.draw([front_rect(x - 0.24, x + 0.24, base + 0.46 * h, base + 0.82 * h, z)], shirt, cls)
     for arm in (-1, 1):
-        canvas.draw([front_rect(x + arm * 0.2 - 0.05, x + arm * 0.2 + 0.05, base + 0.5 * h, base + 0.8 * h, z - 0.01)],
+        canvas.draw([front_rect(x + arm * 0.24 - 0.06, x + arm * 0.24 + 0.06, base + 0.5 * h, base + 0.8 * h, z - 0.01)],
                     shirt * 0.85, cls)
-    canvas.draw([front_ellipse(x, base + 0.9 * h, 0.1, 0.12, z)], jitter(rng, SKIN[int(rng.integers(len(SKIN)))]), cls)
+    canvas.draw([front_ellipse(x, base + 0.9 * h, 0.12, 0.13, z)], jitter(rng, SKIN[int(rng.integers(len(SKIN)))]), cls)
+    if helmet is not None:  # the upper half of a slightly larger ellipse over the head
+        canvas.draw([front_ellipse(x, base + 0.93 * h, 0.15, 0.12, z - 0.02)[:9]], helmet, cls)
 
 
 def draw_bicyclist(canvas: Canvas, x: float, z: float, rng) -> None:
     """A cyclist seen from the side (crossing) or from behind; rider and bicycle are both Bicyclist."""
     frame = jitter(rng, CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))])
     tyre = np.array([0.08, 0.08, 0.08])
-    if rng.random() < 0.5:  # side view: two wheels in the plane Z = z
+    # riders wear a helmet, most of them a high-visibility vest too: the cues that tell a rider from a pedestrian
+    helmet = jitter(rng, HELMETS[int(rng.integers(len(HELMETS)))])
+    vest = jitter(rng, HI_VIS[int(rng.integers(len(HI_VIS)))]) if rng.random() < 0.7 else None
+    if rng.random() < 0.8:  # side view: two wheels in the plane Z = z
         r = 0.34
         for wx in (x - 0.55, x + 0.55):
             canvas.draw([front_ellipse(wx, r, r, r, z)], tyre, C["Bicyclist"], texture=0.05,
-                        holes=[front_ellipse(wx, r, r - 0.06, r - 0.06, z)])
-        canvas.draw([[(x - 0.55, r, z), (x - 0.5, r, z), (x + 0.05, 0.9, z), (x, 0.9, z)],
-                     [(x - 0.05, 0.9, z), (x + 0.5, 0.9, z), (x + 0.55, r, z), (x + 0.5, r, z)]], frame, C["Bicyclist"])
-        draw_person(canvas, x, z - 0.05, rng, cls=C["Bicyclist"], base=0.45, height=1.3)
+                        holes=[front_ellipse(wx, r, r - 0.1, r - 0.1, z)])
+        canvas.draw([[(x - 0.55, r, z), (x - 0.45, r, z), (x + 0.1, 0.9, z), (x, 0.9, z)],
+                     [(x - 0.1, 0.85, z), (x + 0.5, 0.85, z), (x + 0.6, r, z), (x + 0.5, r, z)]], frame, C["Bicyclist"])
+        draw_person(canvas, x, z - 0.05, rng, cls=C["Bicyclist"], base=0.45, height=1.3, shirt=vest, helmet=helmet)
     else:  # from behind: a thin wheel under the rider
-        canvas.draw([front_rect(x - 0.03, x + 0.03, 0.0, 0.7, z + 0.02)], tyre, C["Bicyclist"])
+        canvas.draw([front_rect(x - 0.05, x + 0.05, 0.0, 0.7, z + 0.02)], tyre, C["Bicyclist"])
         canvas.draw([front_rect(x - 0.25, x + 0.25, 0.85, 0.9, z + 0.3)], frame, C["Bicyclist"])
-        draw_person(canvas, x, z, rng, cls=C["Bicyclist"], base=0.35, height=1.4)
+        draw_person(canvas, x, z, rng, cls=C["Bicyclist"], base=0.35, height=1.4, shirt=vest, helmet=helmet)
 
 
 def draw_pole(canvas: Canvas, x: float, z: float, rng) -> None:
-    height, w = rng.uniform(3.0, 8.0), rng.uniform(0.12, 0.28)
+    height, w = rng.uniform(3.0, 8.0), rng.uniform(0.3, 0.5)
     grey = jitter(rng, [(0.45, 0.45, 0.45), (0.2, 0.3, 0.2), (0.15, 0.15, 0.15), (0.7, 0.7, 0.68)][int(rng.integers(4))])
     canvas.draw([front_rect(x - w / 2, x + w / 2, 0.0, height, z)], grey, C["Pole"], texture=0.1)
     kind = rng.random()
     if kind < 0.55:  # a sign near the top
-        y, size = min(height - 0.2, rng.uniform(2.2, 3.2)), rng.uniform(0.5, 0.9)
+        y, size = min(height - 0.2, rng.uniform(2.2, 3.2)), rng.uniform(0.8, 1.3)
         colour = np.array([[0.8, 0.1, 0.1], [0.1, 0.3, 0.8], [0.95, 0.8, 0.1], [0.95, 0.95, 0.95]][int(rng.integers(4))])
         shape = rng.random()
         if shape < 0.4:
@@ -369,7 +378,7 @@ def draw_tree(canvas: Canvas, x: float, z: float, rng) -> None:
 
 
 def draw_fence(canvas: Canvas, x: float, z0: float, z1: float, rng) -> None:
-    height = rng.uniform(0.9, 1.5)
+    height = rng.uniform(1.4, 2.2)
     colour = jitter(rng, [(0.45, 0.35, 0.25), (0.3, 0.3, 0.32), (0.6, 0.6, 0.6), (0.2, 0.3, 0.25)][int(rng.integers(4))])
     canvas.draw([side_rect(x, z0, z1, 0.0, height)], colour, C["Fence"], texture=0.2)
     bars = canvas.region([side_rect(x, z, z + 0.08, 0.0, height + 0.1) for z in np.arange(z0, z1, rng.uniform(0.8, 2.0))])
@@ -391,7 +400,7 @@ def place_objects(street: Street, rng) -> list[tuple[float, partial]]:
             x = street.road_left + 1.1 if rng.random() < 0.5 else street.road_right - 1.1
         else:
             x = street.road_left + LANE / 2 + int(rng.integers(0, street.lanes)) * LANE + rng.uniform(-0.3, 0.3)
-        z = rng.uniform(3.5, 60)
+        z = rng.uniform(3.5, 40)
         objects.append((z, partial(draw_car, x=x, z=z, facing_away=bool(x > -0.5 or rng.random() < 0.5))))
     for _ in range(rng.poisson(2.5)):  # pedestrians, mostly on the pavement
         side = rng.choice([-1, 1])
@@ -399,28 +408,28 @@ def place_objects(street: Street, rng) -> list[tuple[float, partial]]:
             x = rng.uniform(street.road_left, street.road_right)
         else:
             x = street.kerb(side) + side * rng.uniform(0.3, max(0.4, abs(street.outer(side) - street.kerb(side)) - 0.3))
-        z = rng.uniform(2.5, 30)
+        z = rng.uniform(2.5, 14)
         objects.append((z, partial(draw_person, x=x, z=z)))
     for _ in range(int(rng.random() < 0.7) + int(rng.random() < 0.25)):  # cyclists, mostly near the road edge
         x = (street.road_left + 0.8) if rng.random() < 0.5 else (street.road_right - 0.8)
         if rng.random() < 0.3:
             x = rng.uniform(street.road_left, street.road_right)
-        z = rng.uniform(3.0, 25)
+        z = rng.uniform(3.0, 12)
         objects.append((z, partial(draw_bicyclist, x=x, z=z)))
     for side in (-1, 1):
         z = rng.uniform(3.0, 12.0)
-        while z < 70:  # poles and signs along the kerb
+        while z < 25:  # poles and signs along the kerb
             objects.append((z, partial(draw_pole, x=street.kerb(side) + side * rng.uniform(0.3, 0.8), z=z)))
-            z += rng.uniform(8, 25)
+            z += rng.uniform(6, 14)
         if rng.random() < 0.6:  # a row of trees
             z = rng.uniform(3.0, 12.0)
             while z < 80:
                 objects.append((z, partial(draw_tree, x=street.outer(side) - side * rng.uniform(0.6, 1.4), z=z)))
                 z += rng.uniform(6, 16)
-        if rng.random() < 0.35:  # a fence along the pavement's outer edge or the kerb
+        if rng.random() < 0.5:  # a fence along the pavement's outer edge or the kerb
             x = street.outer(side) - side * 0.2 if rng.random() < 0.6 else street.kerb(side) + side * 0.15
-            z0 = rng.uniform(2.0, 20.0)
-            objects.append((z0, partial(draw_fence, x=x, z0=z0, z1=z0 + rng.uniform(5, 40))))
+            z0 = rng.uniform(2.0, 12.0)
+            objects.append((z0, partial(draw_fence, x=x, z0=z0, z1=z0 + rng.uniform(8, 30))))
     for _ in range(rng.poisson(1.0)):  # unlabelled clutter on the pavement
         side = rng.choice([-1, 1])
         z = rng.uniform(3.0, 30)
@@ -430,14 +439,14 @@ def place_objects(street: Street, rng) -> list[tuple[float, partial]]:
 
 def finish(canvas: Canvas, rng) -> np.ndarray:
     """Lighting, colour cast, blur and sensor noise -> (H, W, 3) uint8."""
-    image = canvas.image * rng.uniform(0.6, 1.3) * rng.uniform(0.88, 1.12, 3)
+    image = canvas.image * rng.uniform(0.8, 1.2) * rng.uniform(0.93, 1.07, 3)
     image = image ** rng.uniform(0.8, 1.25)
     ys, xs = np.mgrid[0:image.shape[0], 0:image.shape[1]]
     r2 = ((xs / image.shape[1] - 0.5) ** 2 + (ys / image.shape[0] - 0.5) ** 2)
     image = image * (1 - rng.uniform(0, 0.5) * r2)[..., None]  # vignetting
     picture = Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8))
     picture = picture.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.8)))
-    noisy = np.asarray(picture, dtype=np.float64) + rng.normal(0, rng.uniform(2, 9), image.shape)
+    noisy = np.asarray(picture, dtype=np.float64) + rng.normal(0, rng.uniform(2, 5), image.shape)
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
 

@@ -50,6 +50,23 @@ def paired_geometry(x: torch.Tensor, masks: torch.Tensor, generator: torch.Gener
     return x, torch.where(masks < 0, torch.full_like(masks, void_index), masks)
 
 
+def paired_crop_flip(x: torch.Tensor, masks: torch.Tensor, generator: torch.Generator, flip: bool = True,
+                     crop: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random whole-pixel windows and horizontal flips, the same for each image and its mask: no resampling, so
+    training pixels look exactly like evaluation pixels. x: (B, C, H, W), masks: (B, H, W) -> (B, C, h, w), (B, h, w)."""
+    b, _, height, width = x.shape
+    out_h, out_w = crop or (height, width)
+    top = torch.randint(0, height - out_h + 1, (b,), generator=generator)
+    left = torch.randint(0, width - out_w + 1, (b,), generator=generator)
+    mirror = torch.rand(b, generator=generator) < 0.5 if flip else torch.zeros(b, dtype=torch.bool)
+    rows = top[:, None] + torch.arange(out_h)  # (B, h)
+    cols = left[:, None] + torch.arange(out_w)  # (B, w)
+    cols = torch.where(mirror[:, None], cols.flip(1), cols)
+    batch = torch.arange(b)[:, None, None]
+    x = x.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # (B, C, h, w)
+    return x.contiguous(), masks[batch, rows[:, :, None], cols[:, None, :]]
+
+
 def photometric(x: torch.Tensor, generator: torch.Generator, strength: float = 0.2) -> torch.Tensor:
     """Random brightness and contrast per image on (B, 3, H, W) in [0, 1]; masks are untouched."""
     b = x.shape[0]
@@ -59,16 +76,21 @@ def photometric(x: torch.Tensor, generator: torch.Generator, strength: float = 0
     return ((x - mean) * contrast + mean * brightness).clamp(0, 1)
 
 
-def train_transform(void_index: int, augment: bool = True, crop: tuple[int, int] | None = None):
-    """The batched training transform: paired geometry (scale, flip and, with `crop`, a smaller random window)
-    and photometric jitter in pixel space, then normalise. Without `augment`, images pass unchanged."""
+def train_transform(void_index: int, augment: bool = True, crop: tuple[int, int] | None = None,
+                    scale: tuple[float, float] = (0.8, 1.25)):
+    """The batched training transform: paired geometry (random scale in `scale`, flip and, with `crop`, a smaller
+    random window) and photometric jitter in pixel space, then normalise. scale (1, 1) cuts whole-pixel windows
+    without resampling. Without `augment`, images pass unchanged."""
 
     def transform(images: torch.Tensor, masks: torch.Tensor, generator: torch.Generator):
         masks = masks.long()  # (B, H, W)
         if not augment:
             return normalise(images), masks
         x = images.permute(0, 3, 1, 2).to(torch.float32).div_(255.0)  # (B, 3, H, W) in [0, 1]
-        x, masks = paired_geometry(x, masks, generator, void_index, crop=crop)
+        if tuple(scale) == (1.0, 1.0):
+            x, masks = paired_crop_flip(x, masks, generator, crop=crop)
+        else:
+            x, masks = paired_geometry(x, masks, generator, void_index, scale=tuple(scale), crop=crop)
         x = photometric(x, generator)
         x = (x * 255).permute(0, 2, 3, 1)  # back to (B, H, W, 3) for the one normalise
         return normalise(x), masks

@@ -52,7 +52,7 @@ def train_transfer_command(
                          precision=precision, devices=devices)
     result = train_transfer(cfg, resume=resume)
     if result.report is not None:
-        m = result.test_metrics
+        m = result.metrics
         console.print(f"test accuracy [bold]{m['accuracy']:.4f}[/bold] on {m['n']} images ({m['source']})")
         if "scratch" in m:
             console.print(f"from scratch: {m['scratch']['accuracy']:.4f} (difference {m['accuracy'] - m['scratch']['accuracy']:+.4f})")

@@ -16,7 +16,7 @@ from shinsou.engine.batches import InMemoryBatches
 from shinsou.engine.checkpoint import BEST, LAST, TRAIN_STATE, load_train_state, load_weights
 from shinsou.engine.config import load_run_config, resolve_config, save_run_config
 from shinsou.engine.metrics import ConfusionMatrix
-from shinsou.engine.runs import prepare_run_dir, write_json_atomic
+from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
 from shinsou.engine.trainer import PRECISIONS, evaluate, fit, make_fabric, resolve_precision
 from shinsou.errors import ConfigError, DataError, unknown_name
 from shinsou.transfer.backbones import BACKBONES, TransferNet, build_backbone, make_net, preprocess_for, resolve_weights
@@ -59,13 +59,6 @@ class TransferConfig:
     precision: str = "32-true"
     devices: int = 1
     out: str | None = None
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    test_metrics: dict
-    report: Path | None
 
 
 def check_config(cfg: TransferConfig) -> None:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from shinsou.engine.checkpoint import BEST, load_weights
 from shinsou.engine.config import load_run_config, resolve_config, save_run_config
 from shinsou.engine.metrics import ConfusionMatrix
-from shinsou.engine.runs import prepare_run_dir, write_json_atomic
+from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
 from shinsou.engine.trainer import evaluate, fit, make_fabric
 from shinsou.errors import ConfigError
 from shinsou.graphs.communities.data import NodeGraph, load_graph
@@ -42,13 +42,6 @@ class GraphConfig:
     val_fraction: float = 0.2
     seed: int = 0
     out: str | None = None
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    metrics: dict
-    report: Path | None
 
 
 def check_config(cfg: GraphConfig) -> None:

@@ -27,7 +27,7 @@ def train_molecules_command(
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate, cosine-annealed (default 0.001)."),
     baseline: Optional[bool] = typer.Option(None, "--baseline/--no-baseline", help="Fit the random forest on Morgan fingerprints on the same split (default on)."),
     trees: Optional[int] = typer.Option(None, "--trees", help="Trees in the random-forest baseline (default 500)."),
-    descriptors: Optional[bool] = typer.Option(None, "--descriptors/--no-descriptors", help="Concatenate 13 RDKit descriptors (logP, TPSA, weight, H-bond donors/acceptors...) to the learned graph embedding before the head (default off)."),
+    descriptors: Optional[str] = typer.Option(None, "--descriptors", metavar="none|basic|rdkit", help="Concatenate per-molecule descriptors to the learned graph embedding before the head: basic = 13 RDKit descriptors (logP, TPSA, weight, H-bond donors/acceptors...), rdkit = RDKit's whole 2D list (~200, log-scaled, as chemprop's rdkit_2d); default none."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of config keys; flags override it."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default runs/molecules-TIMESTAMP)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run directory to its planned epochs."),

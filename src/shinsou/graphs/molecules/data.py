@@ -16,7 +16,7 @@ from rdkit import Chem
 from torch_geometric.data import Data
 
 from shinsou.errors import ConfigError, DataError
-from shinsou.graphs.molecules.featurize import (FINGERPRINT_BITS, descriptors, mol_to_graph, morgan_fingerprint,
+from shinsou.graphs.molecules.featurize import (FINGERPRINT_BITS, descriptor_vector, mol_to_graph, morgan_fingerprint,
                                                 parse_smiles)
 
 TASKS = ("auto", "classification", "regression")
@@ -225,14 +225,23 @@ def fingerprints(molecules: MoleculeSet) -> np.ndarray:
     return np.stack([morgan_fingerprint(m) for m in molecules.mols])
 
 
-def graph_features(molecules: MoleculeSet, fingerprint: bool, with_descriptors: bool,
+def descriptor_set(value) -> str:
+    """The descriptor set a config names; runs saved before the sets existed stored a bool (True = "basic")."""
+    if isinstance(value, bool) or value is None:
+        return "basic" if value else "none"
+    return str(value)
+
+
+def graph_features(molecules: MoleculeSet, fingerprint: bool, descriptors: str | bool,
                    fps: np.ndarray | None = None) -> np.ndarray | None:
-    """(M, D) per-molecule features for the model's head: Morgan bits (2048) and/or RDKit descriptors (13)."""
+    """(M, D) per-molecule features for the model's head: Morgan bits (2048) and/or a descriptor set
+    ("basic": 13 RDKit descriptors, "rdkit": RDKit's whole 2D list)."""
+    descriptors = descriptor_set(descriptors)
     parts = []
     if fingerprint:
         parts.append((fps if fps is not None else fingerprints(molecules)).astype(np.float32))
-    if with_descriptors:
-        parts.append(np.stack([descriptors(m) for m in molecules.mols]))
+    if descriptors != "none":
+        parts.append(np.stack([descriptor_vector(m, descriptors) for m in molecules.mols]))
     return np.concatenate(parts, 1) if parts else None
 
 

@@ -130,3 +130,20 @@ def descriptors(mol: Chem.Mol) -> np.ndarray:
 
 
 DESCRIPTOR_COUNT = len(DESCRIPTORS) + 1
+# RDKit's whole 2D descriptor list (about 200: surface-area bins, E-state and charge ranges, fragment counts...),
+# the graph-level features chemprop's "rdkit_2d" option adds to its message-passing network
+RDKIT_DESCRIPTOR_NAMES = tuple(name for name, _ in Descriptors._descList)
+DESCRIPTOR_SETS = {"none": 0, "basic": DESCRIPTOR_COUNT, "rdkit": len(RDKIT_DESCRIPTOR_NAMES)}
+
+
+def rdkit_descriptors(mol: Chem.Mol) -> np.ndarray:
+    """(len(RDKIT_DESCRIPTOR_NAMES),) float32, each value as sign(v) log(1 + |v|): some descriptors (Ipc, BertzCT)
+    span many orders of magnitude, and the log keeps z-scoring meaningful; NaN and infinities become 0."""
+    values = np.asarray(list(Descriptors.CalcMolDescriptors(mol, missingVal=0.0).values()), dtype=np.float64)
+    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    return (np.sign(values) * np.log1p(np.abs(values))).astype(np.float32)
+
+
+def descriptor_vector(mol: Chem.Mol, kind: str) -> np.ndarray:
+    """The per-molecule descriptor set named by `kind` (a key of DESCRIPTOR_SETS other than "none")."""
+    return descriptors(mol) if kind == "basic" else rdkit_descriptors(mol)

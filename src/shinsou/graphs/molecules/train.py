@@ -14,15 +14,15 @@ import torch.nn.functional as F
 
 from shinsou.engine.checkpoint import BEST, load_weights
 from shinsou.engine.config import load_run_config, resolve_config, save_run_config
-from shinsou.engine.runs import prepare_run_dir, write_json_atomic
+from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
 from shinsou.engine.trainer import evaluate, fit, make_fabric
 from shinsou.errors import ConfigError, DataError
 from shinsou.graphs.gcn import GRAPH_CONFIGS
 from shinsou.graphs.molecules.baseline import fit_forest, forest_outputs
 from shinsou.graphs.molecules.batches import GraphBatches
-from shinsou.graphs.molecules.data import (TASKS, MoleculeSet, describe_skipped, fingerprints, graph_feature_stats,
-                                           graph_features, load_molecules, to_graphs)
-from shinsou.graphs.molecules.featurize import ATOM_FEATURES, BOND_FEATURES, DESCRIPTOR_COUNT, FINGERPRINT_BITS
+from shinsou.graphs.molecules.data import (TASKS, MoleculeSet, describe_skipped, descriptor_set, fingerprints,
+                                           graph_feature_stats, graph_features, load_molecules, to_graphs)
+from shinsou.graphs.molecules.featurize import ATOM_FEATURES, BOND_FEATURES, DESCRIPTOR_SETS, FINGERPRINT_BITS
 from shinsou.graphs.molecules.metrics import ClassScores, ValueScores, classification_scores, regression_scores
 from shinsou.graphs.molecules.splits import SPLITS, Split, make_split
 from shinsou.models import build_model
@@ -44,7 +44,7 @@ class MoleculesConfig:
     hidden: int | None = None  # width of every GCN layer (None: the arch's)
     layers: int | None = None  # number of GCN layers (None: the arch's)
     fingerprint: bool = False  # concatenate the Morgan bits to the pooled graph embedding before the head
-    descriptors: bool = False  # concatenate 13 RDKit descriptors (logP, TPSA, weight, H-bond counts...) likewise
+    descriptors: str = "none"  # likewise: "basic" (13 RDKit descriptors: logP, TPSA, weight...) or "rdkit" (all ~200)
     epochs: int = 30
     batch_size: int = 64
     lr: float = 1e-3
@@ -52,13 +52,6 @@ class MoleculesConfig:
     baseline: bool = True
     trees: int = 500  # trees of the random-forest baseline
     out: str | None = None
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    metrics: dict
-    report: Path | None
 
 
 def default_data() -> str:
@@ -76,6 +69,8 @@ def check_config(cfg: MoleculesConfig) -> None:
         raise ConfigError(f"unknown split {cfg.split!r} (known: {', '.join(SPLITS)})")
     if cfg.task not in TASKS:
         raise ConfigError(f"unknown task {cfg.task!r} (known: {', '.join(TASKS)})")
+    if descriptor_set(cfg.descriptors) not in DESCRIPTOR_SETS:
+        raise ConfigError(f"unknown --descriptors {cfg.descriptors!r} (known: {', '.join(DESCRIPTOR_SETS)})")
     if cfg.arch not in GRAPH_CONFIGS:
         raise ConfigError(f"unknown arch {cfg.arch!r} (known: {', '.join(GRAPH_CONFIGS)})")
     for name in ("epochs", "batch_size", "hidden", "layers", "trees"):
@@ -94,7 +89,7 @@ def model_options(cfg: MoleculesConfig, num_outputs: int) -> dict:
     return {"in_channels": ATOM_FEATURES, "num_outputs": num_outputs, "config": cfg.arch,
             "hidden": [width] * layers, "head": [width],
             "edge_dim": BOND_FEATURES if arch["edge_dim"] else 0,
-            "graph_feature_dim": FINGERPRINT_BITS * cfg.fingerprint + DESCRIPTOR_COUNT * cfg.descriptors}
+            "graph_feature_dim": FINGERPRINT_BITS * cfg.fingerprint + DESCRIPTOR_SETS[descriptor_set(cfg.descriptors)]}
 
 
 def loss_and_metric(task: str):

@@ -47,7 +47,7 @@ def train_traffic_command(
     result = train_traffic(cfg, resume=resume)
     if result.report is None:
         return
-    m = result.test_metrics
+    m = result.metrics
     if as_json:
         print_json({**m, "run_dir": str(result.run_dir), "report": str(result.report)})
         return

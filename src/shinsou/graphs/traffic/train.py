@@ -12,7 +12,7 @@ from torch import nn
 
 from shinsou.engine.checkpoint import BEST, load_weights
 from shinsou.engine.config import load_run_config, resolve_config, save_run_config
-from shinsou.engine.runs import prepare_run_dir
+from shinsou.engine.runs import TrainResult, prepare_run_dir
 from shinsou.engine.trainer import fit, make_fabric
 from shinsou.errors import ConfigError
 from shinsou.graphs.traffic.data import load_source
@@ -47,13 +47,6 @@ class TrafficConfig:
     devices: int = 1
     precision: str = "32-true"  # float32: bf16 autocast gave no speed-up here and a recurrent regression wants the digits
     out: str | None = None
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    test_metrics: dict
-    report: Path | None
 
 
 def check_config(cfg: TrafficConfig) -> None:
