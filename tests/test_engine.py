@@ -96,3 +96,23 @@ def test_usage_errors_are_one_message_and_exit_2(cli, args, message):
     """A mistyped flag or value is the user's error: Click's usage line and message, exit 2, no 'internal error'."""
     code, _, err = cli(*args)
     assert code == 2 and message in err and "internal error" not in err
+
+
+def test_fit_validates_every_nth_epoch_and_the_last(tmp_path):
+    """val_every=2 over 5 epochs: validation after epochs 2, 4 and 5 only, and the best weights come from one of
+    those (a train-only epoch never becomes the best)."""
+    from safetensors import safe_open
+
+    from shinsou.engine.trainer import fit, make_fabric
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 4)
+    y = (x[:, 0] > 0).long()
+    model = torch.nn.Linear(4, 2)
+    fabric = make_fabric(1, precision="32-true")
+    history = fit(fabric, model, torch.optim.SGD(model.parameters(), lr=0.5), InMemoryBatches(x, y, 16, shuffle=True),
+                  InMemoryBatches(x, y, 32), loss_fn=torch.nn.functional.cross_entropy,
+                  new_metric=lambda: ConfusionMatrix(2), epochs=5, run_dir=tmp_path, val_every=2, log=lambda line: None)
+    assert [("val_accuracy" in h) for h in history] == [False, True, False, True, True]
+    with safe_open(str(tmp_path / "best.safetensors"), "pt") as f:
+        assert int(f.metadata()["epoch"]) in (2, 4, 5)

@@ -51,9 +51,9 @@ def plot_curves(history: list[dict], path: Path, metrics: Sequence[str] = ("loss
     epochs = [h["epoch"] for h in history]
     for ax, metric in zip(axes[0], metrics):
         for split, style in (("train", "-o"), ("val", "-s")):
-            values = [h.get(f"{split}_{metric}") for h in history]
-            if any(v is not None for v in values):
-                ax.plot(epochs, [np.nan if v is None else v for v in values], style, ms=3, label=split)
+            points = [(e, h[f"{split}_{metric}"]) for e, h in zip(epochs, history) if h.get(f"{split}_{metric}") is not None]
+            if points:  # epochs without validation (--val-every) are left out, not drawn as gaps
+                ax.plot(*zip(*points), style, ms=3, label=split)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)

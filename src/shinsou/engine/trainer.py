@@ -108,9 +108,11 @@ def evaluate(model: nn.Module, batches: Iterable, loss_fn, new_metric, forward=d
 def fit(fabric: Fabric, model: nn.Module, optimizer: torch.optim.Optimizer, train_batches, val_batches, *,
         loss_fn: Callable, new_metric: Callable, epochs: int, run_dir: Path, scheduler=None,
         scheduler_per_step: bool = True, forward: Callable = default_forward, monitor: str = "accuracy",
-        mode: str = "max", seed: int = 0, resume: bool = False, log: Callable[[str], None] | None = None) -> list[dict]:
-    """Train for `epochs` epochs, validating after each; write last/best weights and the training
-    state atomically at every epoch end, so `resume=True` continues a killed run where it stopped."""
+        mode: str = "max", seed: int = 0, resume: bool = False, log: Callable[[str], None] | None = None,
+        val_every: int = 1) -> list[dict]:
+    """Train for `epochs` epochs, validating after every `val_every`-th and the last; write last/best weights
+    and the training state atomically at every epoch end, so `resume=True` continues a killed run where it
+    stopped. Only validated epochs can become the best."""
     run_dir = Path(run_dir)
     log = log or (lambda line: print(line, file=sys.stderr))
     history: list[dict] = []
@@ -135,15 +137,17 @@ def fit(fabric: Fabric, model: nn.Module, optimizer: torch.optim.Optimizer, trai
                                       description=f"epoch {epoch + 1}/{epochs}")
         if scheduler is not None and not scheduler_per_step:
             scheduler.step()
-        seconds = time.perf_counter() - started
         if fabric.is_global_zero:
-            # validation on rank 0 with the plain module: DDP collectives are not involved
-            val_stats = _scalars(evaluate(unwrap(model), val_batches, loss_fn, new_metric, forward)) if val_batches else {}
+            # validation on rank 0 with the plain module (DDP collectives are not involved), at the training precision
+            validate = bool(val_batches) and ((epoch + 1) % val_every == 0 or epoch + 1 == epochs)
+            with fabric.autocast():
+                val_stats = _scalars(evaluate(unwrap(model), val_batches, loss_fn, new_metric, forward)) if validate else {}
+            seconds = time.perf_counter() - started  # training and validation
             record = {"epoch": epoch + 1, "seconds": round(seconds, 3), "lr": optimizer.param_groups[0]["lr"],
                       **{f"train_{k}": v for k, v in train_stats.items()},
                       **{f"val_{k}": v for k, v in val_stats.items()}}
             history.append(record)
-            score = val_stats.get(monitor, train_stats.get(monitor))
+            score = val_stats.get(monitor) if val_batches else train_stats.get(monitor)
             improved = score is not None and (score > best if mode == "max" else score < best)
             if improved:
                 best = score

@@ -24,6 +24,7 @@ def train_segnet_command(
     schedule: Optional[str] = typer.Option(None, "--schedule", help="onecycle (default), cosine or constant."),
     class_balance: Optional[str] = typer.Option(None, "--class-balance", help="median (median-frequency weights, as the paper; default), sqrt (their square root: fewer false positives around rare classes) or none."),
     scale: Optional[str] = typer.Option(None, "--scale", help="MIN-MAX random zoom of each training image and its mask (default 0.8-1.25); 1 keeps the pixels as they are (whole-pixel crops and flips only)."),
+    val_every: Optional[int] = typer.Option(None, "--val-every", help="Validate after every N-th epoch and the last (default 1); the kept best weights come from validated epochs."),
     tta: Optional[bool] = typer.Option(None, "--tta/--no-tta", help="Test-time augmentation: score each test image and its mirror image and average the class probabilities (default on; the single-pass figures are reported beside them)."),
     augment: Optional[bool] = typer.Option(None, "--augment/--no-augment", help="Paired random scale, crop and flip of image and mask, plus brightness/contrast (default on)."),
     precision: Optional[str] = typer.Option(None, "--precision", help="auto (default: bf16 where the CPU/GPU computes bfloat16 natively, else 32), 32 or bf16 (autocast; the loss stays float32)."),
@@ -40,7 +41,7 @@ def train_segnet_command(
     from shinsou.segmentation.train import SegnetConfig, train_segnet
 
     cfg = resolve_config(SegnetConfig, config, data=str(data) if data else None, model=model, weights=weights,
-                         size=size, crop=crop, scale=scale, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                         size=size, crop=crop, scale=scale, epochs=epochs, val_every=val_every, batch_size=batch_size, lr=lr, optimizer=optimizer,
                          schedule=schedule, class_balance=class_balance, augment=augment, tta=tta, precision=precision,
                          scenes=scenes, seed=seed, out=str(out) if out else None, devices=devices)
     result = train_segnet(cfg, resume=resume)

@@ -73,7 +73,8 @@ def write_segnet_report(run_dir: Path, config: dict, history: list[dict], test_m
     bars = bar_chart(iou, list(palette.names), figure_path(run_dir, "per_class_iou.png"), title="test IoU per class",
                      xlabel="IoU")
     images, truth = test_set.images[:shown], test_set.masks[:shown]
-    grid = prediction_grid(images, truth, predict_labels(model, images), palette, figure_path(run_dir, "predictions.png"))
+    grid = prediction_grid(images, truth, predict_labels(model, images, flip=bool(config.get("tta"))), palette,
+                           figure_path(run_dir, "predictions.png"))
     table = {**summary(test_metrics), "epochs": len(history),
              "training time (s)": round(sum(h.get("seconds", 0) for h in history), 1),
              "parameters": config.get("parameters", "")}

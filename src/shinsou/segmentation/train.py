@@ -45,6 +45,7 @@ class SegnetConfig:
     crop: str | None = None  # HxW random training windows (with augment); fewer pixels per step, same images
     scale: str = "0.8-1.25"  # MIN-MAX random zoom of the training images (with augment); "1" cuts whole-pixel windows
     epochs: int = 12
+    val_every: int = 1  # validate after every N-th epoch (and the last); only validated epochs can become the best
     batch_size: int = 8
     lr: float = 0.003  # peak learning rate (Adam); the paper uses SGD at 0.1 with momentum 0.9
     optimizer: str = "adam"
@@ -66,7 +67,7 @@ def check_config(cfg: SegnetConfig) -> None:
                         ("class_balance", BALANCING), ("precision", PRECISIONS)):
         if str(getattr(cfg, name)) not in known:
             raise ConfigError(f"unknown {name.replace('_', ' ')} {getattr(cfg, name)!r} for segnet (known: {', '.join(known)})")
-    for name in ("epochs", "batch_size", "devices", "scenes"):
+    for name in ("epochs", "val_every", "batch_size", "devices", "scenes"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     if not cfg.lr > 0:
@@ -202,7 +203,7 @@ def train_segnet(cfg: SegnetConfig, resume: str | Path | None = None, log=None) 
     forward = make_forward()
     history = fit(fabric, model, optimizer, train_batches, val_batches, loss_fn=loss_fn, new_metric=new_metric,
                   epochs=cfg.epochs, run_dir=run_dir, scheduler=scheduler, forward=forward, monitor="mean_iou",
-                  mode="max", seed=cfg.seed, resume=resume is not None, log=log)
+                  mode="max", seed=cfg.seed, resume=resume is not None, log=log, val_every=cfg.val_every)
     if not fabric.is_global_zero:
         return TrainResult(run_dir, {}, None)
 
