@@ -16,7 +16,7 @@ from shinsou.cnn.report import write_mnist_report
 from shinsou.cnn.transforms import eval_transform, train_transform
 from shinsou.engine.batches import InMemoryBatches
 from shinsou.engine.checkpoint import BEST, load_weights
-from shinsou.engine.config import load_run_config, resolve_config, save_run_config
+from shinsou.engine.config import load_run_config, resumed_config, save_run_config
 from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
 from shinsou.engine.trainer import evaluate, fit, make_fabric, resolve_precision
@@ -82,8 +82,7 @@ def train_mnist(cfg: MnistConfig, resume: str | Path | None = None, log=None) ->
     log = log or (lambda line: print(line, file=sys.stderr))
     if resume is not None:
         run_dir = Path(resume)
-        saved = load_run_config(run_dir)
-        cfg = resolve_config(MnistConfig, **{k: v for k, v in saved.items() if k in MnistConfig.__dataclass_fields__})
+        cfg = resumed_config(MnistConfig, run_dir)
     check_config(cfg)
     data = load_digit_data(cfg.data)
     if resume is None:

@@ -66,3 +66,9 @@ def load_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     if not (run_dir / CONFIG_FILE).exists():
         raise DataError(f"{run_dir}: not a run directory (no {CONFIG_FILE}; train one with `shinsou train ...`)")
     return read_yaml(run_dir / CONFIG_FILE)
+
+
+def resumed_config(config_class: type[C], run_dir: str | os.PathLike) -> C:
+    """The config a run directory was started with, for --resume (keys the class no longer has are dropped)."""
+    saved = load_run_config(run_dir)
+    return resolve_config(config_class, **{k: v for k, v in saved.items() if k in config_class.__dataclass_fields__})

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from shinsou.engine.checkpoint import BEST, load_weights
-from shinsou.engine.config import load_run_config, resolve_config, save_run_config
+from shinsou.engine.config import load_run_config, resumed_config, save_run_config
 from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
 from shinsou.engine.trainer import evaluate, fit, make_fabric
@@ -168,8 +168,7 @@ def train_segnet(cfg: SegnetConfig, resume: str | Path | None = None, log=None) 
     started_wall, started_cpu = time.perf_counter(), time.process_time()
     if resume is not None:
         run_dir = Path(resume)
-        saved = load_run_config(run_dir)
-        cfg = resolve_config(SegnetConfig, **{k: v for k, v in saved.items() if k in SegnetConfig.__dataclass_fields__})
+        cfg = resumed_config(SegnetConfig, run_dir)
     check_config(cfg)
     data_path, size = resolve_data(cfg, log)
     data = load_segmentation_data(data_path, size, cfg.seed)

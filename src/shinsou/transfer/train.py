@@ -14,7 +14,7 @@ from torch import nn
 
 from shinsou.engine.batches import InMemoryBatches
 from shinsou.engine.checkpoint import BEST, LAST, TRAIN_STATE, load_train_state, load_weights
-from shinsou.engine.config import load_run_config, resolve_config, save_run_config
+from shinsou.engine.config import load_run_config, resumed_config, save_run_config
 from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
 from shinsou.engine.trainer import PRECISIONS, evaluate, fit, make_fabric, resolve_precision
@@ -179,8 +179,7 @@ def train_transfer(cfg: TransferConfig, resume: str | Path | None = None, log=No
     log = log or (lambda line: print(line, file=sys.stderr))
     if resume is not None:
         run_dir = Path(resume)
-        saved = load_run_config(run_dir)
-        cfg = resolve_config(TransferConfig, **{k: v for k, v in saved.items() if k in TransferConfig.__dataclass_fields__})
+        cfg = resumed_config(TransferConfig, run_dir)
     check_config(cfg)
     size = image_size_of(cfg)
     preprocess = preprocess_for(cfg.backbone)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from shinsou.engine.checkpoint import BEST, load_weights
-from shinsou.engine.config import load_run_config, resolve_config, save_run_config
+from shinsou.engine.config import load_run_config, resumed_config, save_run_config
 from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
 from shinsou.engine.trainer import evaluate, fit, make_fabric
@@ -133,8 +133,7 @@ def train_graph(cfg: GraphConfig, resume: str | Path | None = None, log=None) ->
     log = log or (lambda line: print(line, file=sys.stderr))
     if resume is not None:
         run_dir = Path(resume)
-        saved = load_run_config(run_dir)
-        cfg = resolve_config(GraphConfig, **{k: v for k, v in saved.items() if k in GraphConfig.__dataclass_fields__})
+        cfg = resumed_config(GraphConfig, run_dir)
     check_config(cfg)
     torch.manual_seed(cfg.seed)
     graph = load_graph(cfg.data, cfg.directed, cfg.train_fraction, cfg.val_fraction, cfg.seed)

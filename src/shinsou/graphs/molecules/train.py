@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from shinsou.engine.checkpoint import BEST, load_weights
-from shinsou.engine.config import load_run_config, resolve_config, save_run_config
+from shinsou.engine.config import load_run_config, resumed_config, save_run_config
 from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
 from shinsou.engine.trainer import evaluate, fit, make_fabric
 from shinsou.errors import ConfigError, DataError
@@ -134,8 +134,7 @@ def train_molecules(cfg: MoleculesConfig, resume: str | Path | None = None, log=
     log = log or (lambda line: print(line, file=sys.stderr))
     if resume is not None:
         run_dir = Path(resume)
-        saved = load_run_config(run_dir)
-        cfg = resolve_config(MoleculesConfig, **{k: v for k, v in saved.items() if k in MoleculesConfig.__dataclass_fields__})
+        cfg = resumed_config(MoleculesConfig, run_dir)
     if cfg.data is None:
         cfg.data = default_data()
     check_config(cfg)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from shinsou.engine.checkpoint import BEST, load_weights
-from shinsou.engine.config import load_run_config, resolve_config, save_run_config
+from shinsou.engine.config import load_run_config, resumed_config, save_run_config
 from shinsou.engine.runs import TrainResult, prepare_run_dir
 from shinsou.engine.trainer import fit, make_fabric
 from shinsou.errors import ConfigError
@@ -71,8 +71,7 @@ def train_traffic(cfg: TrafficConfig, resume: str | Path | None = None, log=None
     log = log or (lambda line: print(line, file=sys.stderr))
     if resume is not None:
         run_dir = Path(resume)
-        saved = load_run_config(run_dir)
-        cfg = resolve_config(TrafficConfig, **{k: v for k, v in saved.items() if k in TrafficConfig.__dataclass_fields__})
+        cfg = resumed_config(TrafficConfig, run_dir)
     check_config(cfg)
     data = load_source(cfg.data, cfg.distances, cfg.sim_nodes, cfg.sim_days, cfg.sim_seed)
     for note in data.notes:
