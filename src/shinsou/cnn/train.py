@@ -19,11 +19,10 @@ from shinsou.engine.checkpoint import BEST, load_weights
 from shinsou.engine.config import load_run_config, resumed_config, save_run_config
 from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
-from shinsou.engine.trainer import evaluate, fit, make_fabric, resolve_precision
+from shinsou.engine.trainer import SCHEDULES, evaluate, fit, make_fabric, make_schedule, resolve_precision
 from shinsou.errors import ConfigError
 from shinsou.models import MODELS, build_model
 
-SCHEDULES = ("onecycle", "cosine", "constant")
 
 
 @dataclass
@@ -67,13 +66,7 @@ def as_tensors(digits: DigitSet) -> tuple[torch.Tensor, torch.Tensor]:
 def make_optimizer(model: nn.Module, cfg: MnistConfig, steps_per_epoch: int):
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                 nesterov=True)
-    total = cfg.epochs * steps_per_epoch
-    if cfg.schedule == "onecycle":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, pct_start=0.2)
-    elif cfg.schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    else:
-        scheduler = None
+    scheduler = make_schedule(optimizer, cfg.schedule, cfg.lr, cfg.epochs * steps_per_epoch, warmup=0.2)
     return optimizer, scheduler
 
 

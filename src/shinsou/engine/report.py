@@ -37,7 +37,8 @@ def figure_path(run_dir: Path, name: str) -> Path:
     return folder / name
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
+    """Write a matplotlib figure as PNG atomically (a temporary file renamed into place) and close it."""
     tmp = path.with_name(path.stem + ".tmp.png")
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -60,7 +61,7 @@ def plot_curves(history: list[dict], path: Path, metrics: Sequence[str] = ("loss
         ax.legend()
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion(matrix, class_names: Sequence[str], path: Path, title: str = "confusion matrix") -> Path:
@@ -81,7 +82,7 @@ def plot_confusion(matrix, class_names: Sequence[str], path: Path, title: str = 
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def image_grid(images: Sequence[np.ndarray], titles: Sequence[str], path: Path, cols: int = 8, cmap: str = "gray",
@@ -98,7 +99,7 @@ def image_grid(images: Sequence[np.ndarray], titles: Sequence[str], path: Path, 
         ax.set_title(caption, fontsize=8)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def bar_chart(values: Sequence[float], names: Sequence[str], path: Path, title: str = "", xlabel: str = "") -> Path:
@@ -109,7 +110,7 @@ def bar_chart(values: Sequence[float], names: Sequence[str], path: Path, title: 
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def per_class_table(metrics: dict, class_names: Sequence[str]) -> list[list]:

@@ -41,6 +41,20 @@ def resolve_precision(precision: str, accelerator: str = "auto") -> str:
     return "bf16-mixed" if cpu_bf16 else "32-true"
 
 
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, kind: str, peak_lr: float, total_steps: int,
+                  warmup: float = 0.15):
+    """A per-step learning-rate schedule: one-cycle (warm up for `warmup` of the steps to `peak_lr`, then anneal),
+    cosine annealing from the optimiser's rate, or None for a constant rate."""
+    if kind == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak_lr, total_steps=total_steps, pct_start=warmup)
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    return None
+
+
 def make_fabric(devices: int = 1, accelerator: str = "auto", precision: str = "auto") -> Fabric:
     """One Fabric per run: CPU or CUDA picked automatically, precision as `resolve_precision` says;
     devices > 1 launches DDP processes (Fabric re-runs this command once per extra device; gloo on CPU)."""

@@ -21,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from shinsou.errors import ConfigError  # noqa: E402
+from shinsou.engine.report import save_figure  # noqa: E402
 
 POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d, nn.LPPool2d)
 
@@ -131,15 +132,8 @@ def channel_grid(panels: np.ndarray, path: Path, title: str, cmap: str = "viridi
                 ha="center", va="bottom", fontsize=7)
     ax.axis("off")
     ax.set_title(title, fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
     return n
-
-
-def _save(fig, path: Path) -> None:
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
 
 
 def display_image(x: torch.Tensor) -> tuple[np.ndarray, str | None]:
@@ -174,7 +168,7 @@ def overlay_figure(picture: np.ndarray, cmap: str | None, cam: np.ndarray, path:
     axes[1].imshow(cam, cmap="jet", alpha=0.45, vmin=0, vmax=1, interpolation="bilinear")
     axes[1].set_title("Grad-CAM", fontsize=9)
     fig.suptitle(title, fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _slug(text: str) -> str:

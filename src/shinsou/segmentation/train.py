@@ -16,7 +16,7 @@ from shinsou.engine.checkpoint import BEST, load_weights
 from shinsou.engine.config import load_run_config, resumed_config, save_run_config
 from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
-from shinsou.engine.trainer import evaluate, fit, make_fabric
+from shinsou.engine.trainer import SCHEDULES, evaluate, fit, make_fabric, make_schedule
 from shinsou.errors import ConfigError
 from shinsou.models import build_model
 from shinsou.segmentation.data import PairedBatches, load_segmentation_data, median_frequency_weights, parse_size
@@ -29,7 +29,6 @@ from shinsou.segmentation.transforms import eval_transform, train_transform
 
 SEGNET_MODELS = ("segnet", "segnet-basic")
 OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("onecycle", "cosine", "constant")
 BALANCING = ("median", "sqrt", "none")
 PRECISIONS = ("auto", "32", "bf16")
 DEFAULT_SCENE_SIZE = (96, 128)
@@ -147,13 +146,7 @@ def make_optimizer(model: nn.Module, cfg: SegnetConfig, steps_per_epoch: int):
         optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     else:
         optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total = cfg.epochs * steps_per_epoch
-    if cfg.schedule == "onecycle":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, pct_start=0.15)
-    elif cfg.schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    else:
-        scheduler = None
+    scheduler = make_schedule(optimizer, cfg.schedule, cfg.lr, cfg.epochs * steps_per_epoch, warmup=0.15)
     return optimizer, scheduler
 
 

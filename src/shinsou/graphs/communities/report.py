@@ -13,7 +13,8 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from shinsou.engine.report import Section, figure_path, plot_confusion, plot_curves, write_report  # noqa: E402
+from shinsou.engine.report import (Section, figure_path, plot_confusion, plot_curves, save_figure,  # noqa: E402
+                                   write_report)
 from shinsou.graphs.communities.data import NodeGraph  # noqa: E402
 
 MAX_DRAWN = 600  # nodes drawn at most; bigger graphs show the neighbourhood of their best-connected node
@@ -62,7 +63,7 @@ def plot_embedding(panels: list[tuple[str, np.ndarray]], graph: NodeGraph, path:
         ax.set_yticks([])
     axes[0][-1].legend(fontsize=7, loc="best", markerscale=0.8)
     fig.suptitle("hidden-layer embedding (2-D); ringed = labelled training nodes", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def drawn_nodes(graph: NodeGraph) -> np.ndarray:
@@ -115,15 +116,7 @@ def plot_graph(graph: NodeGraph, probs: np.ndarray, path: Path) -> Path:
     shown = "" if len(keep) == graph.num_nodes else f" ({len(keep)} of {graph.num_nodes} nodes shown)"
     ax.set_title(f"predicted communities{shown}")
     ax.axis("off")
-    return _save(fig, path)
-
-
-def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 
 
 def node_table(graph: NodeGraph, probs: np.ndarray) -> list[list]:

@@ -12,17 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from shinsou.engine.report import Section, figure_path, plot_curves, write_report  # noqa: E402
+from shinsou.engine.report import Section, figure_path, plot_curves, save_figure, write_report  # noqa: E402
 from shinsou.graphs.molecules.data import MoleculeSet  # noqa: E402
 from shinsou.graphs.molecules.splits import Split  # noqa: E402
-
-
-def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
-    return path
 
 
 def plot_roc(targets: np.ndarray, curves: dict[str, tuple[np.ndarray, float]], path: Path, title: str) -> Path:
@@ -37,7 +29,7 @@ def plot_roc(targets: np.ndarray, curves: dict[str, tuple[np.ndarray, float]], p
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_scatter(targets: np.ndarray, predictions: dict[str, tuple[np.ndarray, dict]], path: Path, label: str) -> Path:
@@ -50,7 +42,7 @@ def plot_scatter(targets: np.ndarray, predictions: dict[str, tuple[np.ndarray, d
         ax.set_ylabel(f"predicted {label}")
         ax.set_title(f"{name}: RMSE {stats['rmse']:.3f}, R² {stats['r2']:.3f}")
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def comparison_table(metrics: dict) -> list[list]:

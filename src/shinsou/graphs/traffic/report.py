@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from shinsou.engine.report import Section, figure_path, plot_curves, write_report  # noqa: E402
+from shinsou.engine.report import Section, figure_path, plot_curves, save_figure, write_report  # noqa: E402
 from shinsou.graphs.traffic.data import TrafficData  # noqa: E402
 from shinsou.graphs.traffic.pipeline import Forecasts, report_steps  # noqa: E402
 
@@ -43,7 +43,7 @@ def plot_horizons(metrics: dict, path: Path) -> Path:
     ax.set_ylabel(f"MAE ({metrics.get('unit') or 'data units'})")
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def held_out_day(forecasts: Forecasts, data: TrafficData, step: int) -> np.ndarray:
@@ -78,7 +78,7 @@ def plot_day(forecasts: Forecasts, data: TrafficData, path: Path, step: int, nod
     axes[0, 0].legend(ncol=4, fontsize=8, loc="lower left")
     axes[0, 0].set_title(f"held-out day {times[0]:%a %Y-%m-%d}: speeds forecast {minutes:g} min ahead")
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def layout(data: TrafficData) -> np.ndarray:
@@ -111,7 +111,7 @@ def plot_network(forecasts: Forecasts, data: TrafficData, path: Path, ax=None) -
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(f"road network: {net.num_nodes} nodes, {len(net.edges)} {'directed ' if net.directed else ''}edges")
-    return _save(ax.figure, path) if own else None
+    return save_figure(ax.figure, path) if own else None
 
 
 def plot_overview(forecasts: Forecasts, data: TrafficData, metrics: dict, path: Path, step: int) -> Path:
@@ -136,13 +136,7 @@ def plot_overview(forecasts: Forecasts, data: TrafficData, metrics: dict, path: 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.autofmt_xdate()
-    return _save(fig, path)
-
-
-def _save(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_traffic_report(run_dir: Path, config: dict, history: list[dict], metrics: dict, forecasts: Forecasts,
