@@ -100,3 +100,60 @@ def test_unknown_config_lists_the_known_ones():
 
     with pytest.raises(ConfigError, match=r"unknown graph GCN config 'big' \(known: gcn, gcn-jk\)"):
         gcn_graph(config="big")
+
+
+def molecule_batch(feature_rows: list[list[float]]) -> Batch:
+    graphs = []
+    for i, row in enumerate(feature_rows):
+        g = Data(x=torch.rand(3 + i, 5, generator=torch.Generator().manual_seed(i)),
+                 edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
+        g.graph_features = torch.tensor([row])  # (1, D)
+        graphs.append(g)
+    return Batch.from_data_list(graphs)
+
+
+def test_ensemble_averages_member_probabilities_and_values():
+    """Classification: softmax of the ensemble's output is the mean of the members' softmax; regression: mean value."""
+    torch.manual_seed(0)
+    batch = molecule_batch([[0.0], [1.0], [2.0]])
+    ensemble = gcn_graph(5, 3, graph_feature_dim=1, ensemble=3).eval()
+    members = [torch.softmax(m(batch), 1) for m in ensemble.members]
+    expected = (members[0] + members[1] + members[2]) / 3
+    assert torch.allclose(torch.softmax(ensemble(batch), 1), expected, atol=1e-6)
+    assert not torch.allclose(members[0], members[1])  # the members differ, so the mean is not trivially one of them
+    regression = gcn_graph(5, 1, graph_feature_dim=1, ensemble=2).eval()
+    values = [m(batch) for m in regression.members]
+    assert regression(batch).shape == (3, 1)
+    assert torch.allclose(regression(batch), (values[0] + values[1]) / 2, atol=1e-6)
+
+
+def test_graph_features_are_clipped_to_the_stored_bounds_before_standardising():
+    torch.manual_seed(0)
+    model = gcn_graph(5, 2, graph_feature_dim=2, graph_feature_clip=True).eval()
+    model.set_graph_feature_stats(mean=torch.tensor([1.0, 0.0]), std=torch.tensor([2.0, 1.0]),
+                                  low=torch.tensor([-1.0, -3.0]), high=torch.tensor([4.0, 3.0]))
+    far = model(molecule_batch([[100.0, -50.0]]))
+    at_bounds = model(molecule_batch([[4.0, -3.0]]))
+    inside = model(molecule_batch([[3.0, -2.0]]))
+    assert torch.equal(far, at_bounds) and not torch.allclose(inside, at_bounds)
+    features = model.features(molecule_batch([[100.0, -50.0]]))
+    assert torch.allclose(features[0, -2:], torch.tensor([(4.0 - 1.0) / 2.0, -3.0]))
+
+
+def test_graph_feature_stats_clip_descriptors_and_keep_fingerprint_bits():
+    from shinsou.graphs.molecules.data import CLIP_PERCENTILES, graph_feature_stats
+    from shinsou.graphs.molecules.featurize import FINGERPRINT_BITS
+
+    rng = np.random.default_rng(0)
+    bits = (rng.random((1000, FINGERPRINT_BITS)) < 0.01).astype(np.float32)
+    descriptor = rng.normal(size=(1000, 1)).astype(np.float32)
+    descriptor[0] = 1e6  # one wild value
+    stats = graph_feature_stats(np.concatenate([bits, descriptor], 1), fingerprint=True)
+    low, high = np.percentile(descriptor[:, 0], CLIP_PERCENTILES)
+    assert stats["low"][-1].item() == pytest.approx(low, rel=1e-5) and stats["high"][-1].item() == pytest.approx(high, rel=1e-5)
+    clipped = np.clip(descriptor[:, 0], low, high)
+    assert stats["mean"][-1].item() == pytest.approx(clipped.mean(), abs=1e-5)
+    assert stats["std"][-1].item() == pytest.approx(clipped.std(), rel=1e-4)  # near 1, not the 3e4 the 1e6 would give
+    assert torch.equal(stats["mean"][:FINGERPRINT_BITS], torch.zeros(FINGERPRINT_BITS))
+    assert torch.equal(stats["std"][:FINGERPRINT_BITS], torch.ones(FINGERPRINT_BITS))
+    assert torch.equal(stats["high"][:FINGERPRINT_BITS], torch.ones(FINGERPRINT_BITS))

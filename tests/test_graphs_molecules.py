@@ -196,17 +196,35 @@ def test_b3db_subset_end_to_end(cli, shared_data, tmp_path):
     assert code == 2 and err.strip() == "error: no_such_file.csv: no such file, and RDKit cannot parse it as SMILES either"
 
 
-def test_logbb_regression(cli, shared_data, tmp_path):
+def test_logbb_regression_ensemble(cli, shared_data, tmp_path):
+    """logBB values, RDKit descriptors, an ensemble of two GCNs: each member trains in its own folder, the
+    ensemble's test predictions are the members' mean, evaluate reproduces the RMSE and --resume retrains nothing."""
     with open(shared_data / "molecules" / "B3DB_regression.tsv", newline="", encoding="utf-8") as f:
         records = list(csv.reader(f, delimiter="\t"))[:301]
     data = tmp_path / "logbb.tsv"
     with open(data, "w", newline="", encoding="utf-8") as f:
         csv.writer(f, delimiter="\t", lineterminator="\n").writerows(records)
     code, out, err = cli("train", "molecules", "--data", data, "--epochs", "4", "--hidden", "32", "--no-baseline",
-                         "--descriptors", "rdkit", "--out", tmp_path / "run", "--json")
+                         "--descriptors", "rdkit", "--ensemble", "2", "--out", tmp_path / "run", "--json")
     assert code == 0, err
     metrics = json.loads(out)
     assert metrics["task"] == "regression" and metrics["n"] == 60
+    assert "ensemble member 2 of 2 (seed 1)" in err
+    assert len(metrics["members"]) == 2
+    assert all((tmp_path / "run" / "members" / k / "best.safetensors").exists() for k in ("0", "1"))
+    from shinsou.engine.runs import load_run_model
+    from shinsou.graphs.molecules.pipeline import graphs_for, run_molecules
+    from shinsou.graphs.molecules.splits import make_split
+    from shinsou.graphs.molecules.train import predict_outputs
+
+    model, config = load_run_model(tmp_path / "run")
+    molecules = run_molecules(config, None)
+    test = [graphs_for(config, molecules)[i] for i in make_split("random", molecules.mols, 0).test]
+    outs = [predict_outputs(member, test) for member in model.members]
+    assert np.allclose(predict_outputs(model, test), (outs[0] + outs[1]) / 2, atol=1e-6)
+    assert metrics["members"][0]["rmse"] != pytest.approx(metrics["members"][1]["rmse"])
+    code, out, err = cli("train", "molecules", "--resume", tmp_path / "run", "--json")
+    assert code == 0 and json.loads(out)["rmse"] == pytest.approx(metrics["rmse"], rel=1e-6) and "epoch 1/" not in err
     code, out, _ = cli("evaluate", tmp_path / "run", "--json")  # the run rebuilds its descriptor features
     assert code == 0 and json.loads(out)["rmse"] == pytest.approx(metrics["rmse"], rel=1e-5)
     assert np.isfinite(metrics["rmse"]) and metrics["rmse"] < 2.0 and "r2" in metrics

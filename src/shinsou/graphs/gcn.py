@@ -89,7 +89,8 @@ class GCNGraphModel(nn.Module):
     `jumping_knowledge` pools the concatenation of every layer's node states (Xu et al. 2018) instead of the last;
     `pooling` 'mean', 'max', 'add' or 'mean+max'; `graph_feature_dim` > 0 concatenates each graph's own
     features (data.graph_features: Morgan bits, descriptors), standardised by stored training statistics, to the
-    pooled embedding before the head.
+    pooled embedding before the head; `graph_feature_clip` first clips them to stored training bounds (a
+    descriptor far outside the training range would otherwise dominate the head on an unseen chemotype).
 
     Shapes: data.x (N, in_channels), data.edge_index (2, E), data.edge_attr (E, edge_dim), data.batch (N,),
     data.graph_features (B, graph_feature_dim) -> (B, num_outputs).
@@ -97,7 +98,8 @@ class GCNGraphModel(nn.Module):
 
     def __init__(self, in_channels: int, num_outputs: int, hidden: Sequence[int] = (128, 128, 128),
                  dropout: float = 0.1, pooling: str = "mean", jumping_knowledge: bool = False, edge_dim: int = 0,
-                 head: Sequence[int] = (128,), batch_norm: bool = True, graph_feature_dim: int = 0):
+                 head: Sequence[int] = (128,), batch_norm: bool = True, graph_feature_dim: int = 0,
+                 graph_feature_clip: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r} (known: {', '.join(POOLINGS)})")
@@ -111,6 +113,10 @@ class GCNGraphModel(nn.Module):
         # training-set mean and std of the graph features, saved with the weights so that inference standardises alike
         self.register_buffer("graph_feature_mean", torch.zeros(graph_feature_dim))
         self.register_buffer("graph_feature_std", torch.ones(graph_feature_dim))
+        self.graph_feature_clip = graph_feature_clip
+        if graph_feature_clip:  # training-set bounds (percentiles); runs saved before clipping have none
+            self.register_buffer("graph_feature_low", torch.full((graph_feature_dim,), -torch.inf))
+            self.register_buffer("graph_feature_high", torch.full((graph_feature_dim,), torch.inf))
         node_width = sum(hidden) if jumping_knowledge else hidden[-1]
         self.embedding_dim = node_width * len(POOLINGS[pooling]) + graph_feature_dim
         self.head = make_classifier([self.embedding_dim, *head, num_outputs], dropout=dropout)
@@ -135,7 +141,10 @@ class GCNGraphModel(nn.Module):
         size = int(batch.max()) + 1 if batch.numel() else 1
         pooled = [pool(x, batch, size) for pool in POOLINGS[self.pooling]]  # each (B, node_width)
         if self.graph_feature_dim:
-            extra = (data.graph_features.to(x.dtype) - self.graph_feature_mean) / self.graph_feature_std
+            extra = data.graph_features.to(x.dtype)  # (B, graph_feature_dim)
+            if self.graph_feature_clip:
+                extra = torch.clamp(extra, self.graph_feature_low, self.graph_feature_high)
+            extra = (extra - self.graph_feature_mean) / self.graph_feature_std
             pooled.append(extra)  # (B, graph_feature_dim)
         return torch.cat(pooled, dim=1)  # (B, embedding_dim)
 
@@ -145,10 +154,15 @@ class GCNGraphModel(nn.Module):
     def reset_classifier(self, num_outputs: int) -> None:
         self.head[-1] = nn.Linear(self.head[-1].in_features, num_outputs)
 
-    def set_graph_feature_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Store the standardisation of the graph features, (graph_feature_dim,) each, from the training graphs."""
+    def set_graph_feature_stats(self, mean: torch.Tensor, std: torch.Tensor, low: torch.Tensor | None = None,
+                                high: torch.Tensor | None = None) -> None:
+        """Store the standardisation of the graph features, (graph_feature_dim,) each, from the training graphs,
+        and (with graph_feature_clip) the bounds they are clipped to first."""
         self.graph_feature_mean.copy_(mean)
         self.graph_feature_std.copy_(std)
+        if self.graph_feature_clip and low is not None and high is not None:
+            self.graph_feature_low.copy_(low)
+            self.graph_feature_high.copy_(high)
 
     def example_input(self) -> Batch:
         graphs = [ring_graph(n, self.in_channels, self.edge_dim, seed=n) for n in (4, 6)]
@@ -165,8 +179,14 @@ def gcn_node(in_channels: int = 34, num_classes: int = 4, config: str = "kipf", 
     return GCNNodeClassifier(in_channels, num_classes, **{**NODE_CONFIGS[config], **options})
 
 
-def gcn_graph(in_channels: int = 42, num_outputs: int = 2, config: str = "gcn", **options) -> GCNGraphModel:
-    """Graph classifier/regressor; defaults fit the molecule featuriser (42 atom features) and a two-class target."""
+def gcn_graph(in_channels: int = 42, num_outputs: int = 2, config: str = "gcn", ensemble: int = 1,
+              **options) -> nn.Module:
+    """Graph classifier/regressor; defaults fit the molecule featuriser (42 atom features) and a two-class target.
+    `ensemble` > 1 gives a GraphEnsemble of that many such GCNs (each trained on its own, outputs averaged)."""
     if config not in GRAPH_CONFIGS:
         raise unknown_name("graph GCN config", config, GRAPH_CONFIGS)
+    if ensemble > 1:
+        from shinsou.graphs.ensemble import GraphEnsemble
+
+        return GraphEnsemble([gcn_graph(in_channels, num_outputs, config, **options) for _ in range(ensemble)])
     return GCNGraphModel(in_channels, num_outputs, **{**GRAPH_CONFIGS[config], **options})

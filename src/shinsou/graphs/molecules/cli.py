@@ -27,7 +27,8 @@ def train_molecules_command(
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate, cosine-annealed (default 0.001)."),
     baseline: Optional[bool] = typer.Option(None, "--baseline/--no-baseline", help="Fit the random forest on Morgan fingerprints on the same split (default on)."),
     trees: Optional[int] = typer.Option(None, "--trees", help="Trees in the random-forest baseline (default 500)."),
-    descriptors: Optional[str] = typer.Option(None, "--descriptors", metavar="none|basic|rdkit", help="Concatenate per-molecule descriptors to the learned graph embedding before the head: basic = 13 RDKit descriptors (logP, TPSA, weight, H-bond donors/acceptors...), rdkit = RDKit's whole 2D list (~200, log-scaled, as chemprop's rdkit_2d); default none."),
+    descriptors: Optional[str] = typer.Option(None, "--descriptors", metavar="none|basic|rdkit", help="Concatenate per-molecule descriptors to the learned graph embedding before the head: basic = 13 RDKit descriptors (logP, TPSA, weight, H-bond donors/acceptors...), rdkit = RDKit's whole 2D list (~200, log-scaled, as chemprop's rdkit_2d); each clipped to the training molecules' 0.5-99.5 percentiles, then z-scored; default none."),
+    ensemble: Optional[int] = typer.Option(None, "--ensemble", help="Train N GCNs from seeds seed..seed+N-1 and average their probabilities (values), as chemprop's --ensemble_size; each member's own test score goes into metrics.json (default 1)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of config keys; flags override it."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default runs/molecules-TIMESTAMP)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run directory to its planned epochs."),
@@ -40,7 +41,7 @@ def train_molecules_command(
     cfg = resolve_config(MoleculesConfig, config, data=str(data) if data else None, smiles_column=smiles_column,
                          target_column=target_column, task=task, split=split, seed=seed, strict=strict, arch=arch,
                          hidden=hidden, layers=layers, fingerprint=fingerprint, epochs=epochs, batch_size=batch_size,
-                         lr=lr, baseline=baseline, trees=trees, descriptors=descriptors, out=str(out) if out else None)
+                         lr=lr, baseline=baseline, trees=trees, descriptors=descriptors, ensemble=ensemble, out=str(out) if out else None)
     result = train_molecules(cfg, resume=resume)
     m = result.metrics
     if as_json:
@@ -49,6 +50,8 @@ def train_molecules_command(
     keys = ("roc_auc", "accuracy") if m["task"] == "classification" else ("rmse", "r2")
     console.print(f"GCN ({m['split']} split, {m['n']} test molecules): "
                   + ", ".join(f"{k} [bold]{m[k]:.4f}[/bold]" for k in keys))
+    if m.get("members"):
+        console.print(f"{len(m['members'])} members alone: " + ", ".join(f"{s[keys[0]]:.4f}" for s in m["members"]))
     if m.get("baseline"):
         console.print("random forest on Morgan fingerprints: " + ", ".join(f"{k} {m['baseline'][k]:.4f}" for k in keys))
     console.print(f"report: {result.report}")

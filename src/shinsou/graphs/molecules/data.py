@@ -245,14 +245,22 @@ def graph_features(molecules: MoleculeSet, fingerprint: bool, descriptors: str |
     return np.concatenate(parts, 1) if parts else None
 
 
-def graph_feature_stats(features: np.ndarray, fingerprint: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std to standardise the graph features with: descriptors are z-scored on the training molecules;
-    fingerprint bits stay 0/1 (z-scoring a bit set in 1 molecule of 5,000 would turn it into a value near 70)."""
-    mean, std = features.mean(0), features.std(0)
+CLIP_PERCENTILES = (0.5, 99.5)  # descriptor bounds: the training molecules' 0.5th and 99.5th percentiles
+
+
+def graph_feature_stats(features: np.ndarray, fingerprint: bool) -> dict[str, torch.Tensor]:
+    """How the model clips and standardises the graph features, from the training molecules: each descriptor is
+    clipped to its CLIP_PERCENTILES, then z-scored with the clipped values' mean and std; fingerprint bits stay
+    0/1 (z-scoring a bit set in 1 molecule of 5,000 would turn it into a value near 70). (D,) tensors each."""
+    low, high = np.percentile(features, CLIP_PERCENTILES, axis=0)
+    clipped = np.clip(features, low, high)
+    mean, std = clipped.mean(0), clipped.std(0)
     std = np.where(std > 1e-6, std, 1.0)
     if fingerprint:
         mean[:FINGERPRINT_BITS], std[:FINGERPRINT_BITS] = 0.0, 1.0
-    return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32))
+        low[:FINGERPRINT_BITS], high[:FINGERPRINT_BITS] = 0.0, 1.0
+    as_tensor = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32))  # noqa: E731
+    return {"mean": as_tensor(mean), "std": as_tensor(std), "low": as_tensor(low), "high": as_tensor(high)}
 
 
 def to_graphs(molecules: MoleculeSet, features: np.ndarray | None = None) -> list[Data]:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shinsou.engine.checkpoint import BEST, load_weights
+from shinsou.engine.checkpoint import BEST, TRAIN_STATE, load_weights, save_weights
 from shinsou.engine.config import load_run_config, resumed_config, save_run_config
 from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
 from shinsou.engine.trainer import evaluate, fit, make_fabric
@@ -45,6 +45,7 @@ class MoleculesConfig:
     layers: int | None = None  # number of GCN layers (None: the arch's)
     fingerprint: bool = False  # concatenate the Morgan bits to the pooled graph embedding before the head
     descriptors: str = "none"  # likewise: "basic" (13 RDKit descriptors: logP, TPSA, weight...) or "rdkit" (all ~200)
+    ensemble: int = 1  # GCNs trained from seeds seed, seed+1, ...; their probabilities (values) are averaged
     epochs: int = 30
     batch_size: int = 64
     lr: float = 1e-3
@@ -73,7 +74,7 @@ def check_config(cfg: MoleculesConfig) -> None:
         raise ConfigError(f"unknown --descriptors {cfg.descriptors!r} (known: {', '.join(DESCRIPTOR_SETS)})")
     if cfg.arch not in GRAPH_CONFIGS:
         raise ConfigError(f"unknown arch {cfg.arch!r} (known: {', '.join(GRAPH_CONFIGS)})")
-    for name in ("epochs", "batch_size", "hidden", "layers", "trees"):
+    for name in ("epochs", "batch_size", "hidden", "layers", "trees", "ensemble"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -86,10 +87,20 @@ def model_options(cfg: MoleculesConfig, num_outputs: int) -> dict:
     arch = GRAPH_CONFIGS[cfg.arch]
     width = cfg.hidden or arch["hidden"][0]
     layers = cfg.layers or len(arch["hidden"])
-    return {"in_channels": ATOM_FEATURES, "num_outputs": num_outputs, "config": cfg.arch,
-            "hidden": [width] * layers, "head": [width],
-            "edge_dim": BOND_FEATURES if arch["edge_dim"] else 0,
-            "graph_feature_dim": FINGERPRINT_BITS * cfg.fingerprint + DESCRIPTOR_SETS[descriptor_set(cfg.descriptors)]}
+    graph_feature_dim = FINGERPRINT_BITS * cfg.fingerprint + DESCRIPTOR_SETS[descriptor_set(cfg.descriptors)]
+    options = {"in_channels": ATOM_FEATURES, "num_outputs": num_outputs, "config": cfg.arch,
+               "hidden": [width] * layers, "head": [width],
+               "edge_dim": BOND_FEATURES if arch["edge_dim"] else 0, "graph_feature_dim": graph_feature_dim}
+    if graph_feature_dim:
+        options["graph_feature_clip"] = True
+    if cfg.ensemble > 1:
+        options["ensemble"] = cfg.ensemble
+    return options
+
+
+def member_dir(run_dir: Path, k: int, ensemble: int) -> Path:
+    """Where ensemble member k trains (its checkpoints and train state); a single GCN trains in the run directory."""
+    return run_dir if ensemble == 1 else run_dir / "members" / str(k)
 
 
 def loss_and_metric(task: str):
@@ -150,7 +161,8 @@ def train_molecules(cfg: MoleculesConfig, resume: str | Path | None = None, log=
     extra = graph_features(molecules, cfg.fingerprint, cfg.descriptors, fps)
     graphs = to_graphs(molecules, extra)
     num_outputs = len(molecules.class_names) if molecules.task == "classification" else 1
-    options = model_options(cfg, num_outputs)
+    # a resumed run rebuilds the model it was started with (runs from before clipping existed have none)
+    options = load_run_config(run_dir)["model_options"] if resume is not None else model_options(cfg, num_outputs)
 
     if resume is None:
         run_dir = prepare_run_dir(cfg.out, "molecules")
@@ -160,22 +172,41 @@ def train_molecules(cfg: MoleculesConfig, resume: str | Path | None = None, log=
         f"{cfg.split} split {len(split.train)}/{len(split.val)}/{len(split.test)}; run directory {run_dir}")
 
     fabric = make_fabric(1)
-    model = build_model(MODEL, **options)
-    if extra is not None:
-        model.set_graph_feature_stats(*graph_feature_stats(extra[split.train], cfg.fingerprint))
+    member_options = {k: v for k, v in options.items() if k != "ensemble"}
+    stats = graph_feature_stats(extra[split.train], cfg.fingerprint) if extra is not None else None
     pick = lambda idx: [graphs[i] for i in idx]  # noqa: E731
-    train_batches = GraphBatches(pick(split.train), cfg.batch_size, shuffle=True, seed=cfg.seed)
     val_batches = GraphBatches(pick(split.val), 256)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
     loss_fn, new_metric, monitor, mode = loss_and_metric(molecules.task)
     started = time.perf_counter()
-    history = fit(fabric, model, optimizer, train_batches, val_batches, loss_fn=loss_fn, new_metric=new_metric,
-                  epochs=cfg.epochs, run_dir=run_dir, scheduler=scheduler, scheduler_per_step=False, forward=forward,
-                  monitor=monitor, mode=mode, seed=cfg.seed, resume=resume is not None, log=log)
+    histories = []
+    for k in range(cfg.ensemble):  # members train one after another; a resumed run skips the finished ones
+        seed = cfg.seed + k
+        directory = member_dir(run_dir, k, cfg.ensemble)
+        directory.mkdir(parents=True, exist_ok=True)
+        if cfg.ensemble > 1:
+            log(f"ensemble member {k + 1} of {cfg.ensemble} (seed {seed})")
+        torch.manual_seed(seed)
+        model = build_model(MODEL, **member_options)
+        if stats is not None:
+            model.set_graph_feature_stats(**stats)
+        train_batches = GraphBatches(pick(split.train), cfg.batch_size, shuffle=True, seed=seed)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+        histories.append(fit(fabric, model, optimizer, train_batches, val_batches, loss_fn=loss_fn,
+                             new_metric=new_metric, epochs=cfg.epochs, run_dir=directory, scheduler=scheduler,
+                             scheduler_per_step=False, forward=forward, monitor=monitor, mode=mode, seed=seed,
+                             resume=(directory / TRAIN_STATE).exists(), log=log))
     gcn_seconds = time.perf_counter() - started
+    history = histories[0]
 
     final = build_model(MODEL, **options)
+    member_scores = []
+    if cfg.ensemble > 1:  # the ensemble's best.safetensors holds every member's best weights
+        for k, member in enumerate(final.members):
+            load_weights(member, member_dir(run_dir, k, cfg.ensemble) / BEST)
+            member_out = predict_outputs(member, pick(split.test))
+            member_scores.append(scores(member_out, molecules.targets[split.test], molecules.task))
+        save_weights(final, run_dir / BEST)
     load_weights(final, run_dir / BEST)
     test_graphs = pick(split.test)
     gcn_out = predict_outputs(final, test_graphs)
@@ -184,6 +215,8 @@ def train_molecules(cfg: MoleculesConfig, resume: str | Path | None = None, log=
                "target_column": molecules.target_column, **scores(gcn_out, test_targets, molecules.task),
                "val": {k: v for k, v in evaluate(final, val_batches, loss_fn, new_metric, forward).items()},
                "train_seconds": round(gcn_seconds, 1), "skipped_rows": len(molecules.skipped)}
+    if member_scores:  # each member alone on the same test molecules, beside the ensemble's figures above
+        metrics["members"] = member_scores
     forest_out = None
     if cfg.baseline:
         log(f"random forest on Morgan fingerprints (radius 2, 2048 bits), {len(split.train) + len(split.val)} "
