@@ -212,6 +212,8 @@ def test_logbb_regression_ensemble(cli, shared_data, tmp_path):
     assert "ensemble member 2 of 2 (seed 1)" in err
     assert len(metrics["members"]) == 2
     assert all((tmp_path / "run" / "members" / k / "best.safetensors").exists() for k in ("0", "1"))
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "GCN ensemble of 2" in report and "member 2 alone" in report
     from shinsou.engine.runs import load_run_model
     from shinsou.graphs.molecules.pipeline import graphs_for, run_molecules
     from shinsou.graphs.molecules.splits import make_split

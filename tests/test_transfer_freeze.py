@@ -144,6 +144,29 @@ def test_frozen_weights_and_batchnorm_statistics_survive_real_training_steps(tmp
     assert not torch.equal(before["head.weight"], after["head.weight"])
 
 
+def test_second_stage_keeps_every_batchnorm_statistic_but_trains_scale_and_shift(tmp_path):
+    """Stage 2 (--stage2-freeze-bn, the default): everything unfrozen, yet no BatchNorm re-estimates its running
+    statistics (Keras's fine-tuning advice); its weight and bias, and the convolutions, still learn."""
+    from shinsou.engine.trainer import make_fabric
+
+    torch.manual_seed(0)
+    model = build_backbone("resnet18", 2, "none", 32, freeze="none")
+    model.batchnorm_stats_frozen = True
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = TransferConfig(epochs=1, batch_size=4, lr=1e-2)
+    fit_stage(make_fabric(1), model, tiny_data(), cfg, tmp_path, cfg.lr, cfg.epochs, log=lambda line: None)
+    after = model.state_dict()
+    stats = [k for k in before if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert len(stats) == 3 * 20  # resnet18 has 20 BatchNorm layers
+    for k in stats:
+        assert torch.equal(before[k], after[k]), k
+    for k in ("net.conv1.weight", "net.bn1.weight", "net.layer1.0.bn2.bias", "head.weight"):
+        assert not torch.equal(before[k], after[k]), k
+    model.batchnorm_stats_frozen = False
+    model.train()
+    assert model.net.bn1.training
+
+
 def test_frozen_batchnorm_stays_in_eval_mode_under_train():
     model = build_backbone("mobilenet_v3_small", 3, "none", 32, freeze="lecture")
     model.train()

@@ -56,6 +56,7 @@ class TransferNet(nn.Module):
         self.preprocess = preprocess
         self.input_size = (3, image_size, image_size)
         self.frozen_paths: tuple[str, ...] = ()
+        self.batchnorm_stats_frozen = False  # True: every BatchNorm normalises with its stored statistics
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, D): everything up to the last Linear (pooled conv features, or fc7 for VGG)."""
@@ -70,7 +71,7 @@ class TransferNet(nn.Module):
     def train(self, mode: bool = True) -> "TransferNet":
         super().train(mode)
         if mode:  # frozen BatchNorm keeps normalising with its ImageNet statistics and does not update them
-            for path in self.frozen_paths:
+            for path in ("",) if self.batchnorm_stats_frozen else self.frozen_paths:
                 for module in self.get_submodule(path).modules():
                     if isinstance(module, nn.modules.batchnorm._BatchNorm):
                         module.eval()

@@ -27,6 +27,7 @@ def train_transfer_command(
     stage2_epochs: Optional[int] = typer.Option(None, "--stage2-epochs", help="A second stage of N epochs that unfreezes more layers at a lower learning rate (default 0: none)."),
     stage2_freeze_until: Optional[str] = typer.Option(None, "--stage2-freeze-until", help="Second stage: layer NAME/INDEX to freeze up to, or none (default: everything trains)."),
     stage2_lr_factor: Optional[float] = typer.Option(None, "--stage2-lr-factor", help="Second stage learning rate = --lr x this (default 0.1)."),
+    stage2_freeze_bn: Optional[bool] = typer.Option(None, "--stage2-freeze-bn/--stage2-train-bn", help="Second stage: keep every BatchNorm's statistics (inference mode; scale and shift still train), as Keras's fine-tuning guide advises (default), or let them re-estimate from the new batches."),
     select: Optional[str] = typer.Option(None, "--select", help="Which weights the run keeps: best (default: highest validation accuracy) or last (the final epoch; steadier when the validation set is tiny)."),
     compare_scratch: Optional[bool] = typer.Option(None, "--compare-scratch/--no-compare-scratch", help="Also train the same network from random weights on the same images for the same epochs; both curves and accuracies go into the report."),
     val_fraction: Optional[float] = typer.Option(None, "--val-fraction", help="Share of the training images held out for validation (default 0.1)."),
@@ -47,7 +48,7 @@ def train_transfer_command(
                          freeze=freeze, freeze_until=freeze_until, per_class=per_class, val_per_class=val_per_class,
                          image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, bn_momentum=bn_momentum, augment=augment,
                          stage2_epochs=stage2_epochs, stage2_freeze_until=stage2_freeze_until,
-                         stage2_lr_factor=stage2_lr_factor, select=select, compare_scratch=compare_scratch, val_fraction=val_fraction,
+                         stage2_lr_factor=stage2_lr_factor, stage2_freeze_bn=stage2_freeze_bn, select=select, compare_scratch=compare_scratch, val_fraction=val_fraction,
                          test_fraction=test_fraction, strict=strict, seed=seed, out=str(out) if out else None,
                          precision=precision, devices=devices)
     result = train_transfer(cfg, resume=resume)

@@ -50,6 +50,9 @@ class TransferConfig:
     stage2_epochs: int = 0  # second stage: unfreeze more, train on at a lower learning rate
     stage2_freeze_until: str = "none"
     stage2_lr_factor: float = 0.1
+    # second stage: every BatchNorm keeps the statistics it has (inference mode; its scale and shift still train),
+    # as Keras's fine-tuning guide advises: re-estimating them from 32 small-set images per batch undoes stage 1
+    stage2_freeze_bn: bool = True
     select: str = "best"  # the weights a run keeps: best (validation accuracy) or last (the final epoch)
     compare_scratch: bool = False  # also train the same network from random weights, same data and epochs
     strict: bool = False  # a corrupt image fails the run instead of being skipped
@@ -211,8 +214,10 @@ def train_transfer(cfg: TransferConfig, resume: str | Path | None = None, log=No
         fabric.barrier()
         load_weights(model, run_dir / BEST)
         apply_freeze(model, freeze_cut(model, cfg.stage2_freeze_until, "--stage2-freeze-until"))
+        model.batchnorm_stats_frozen = cfg.stage2_freeze_bn
         if fabric.is_global_zero:
-            log(f"stage 2: {cfg.stage2_epochs} epoch(s) at lr {cfg.lr * cfg.stage2_lr_factor:g}")
+            log(f"stage 2: {cfg.stage2_epochs} epoch(s) at lr {cfg.lr * cfg.stage2_lr_factor:g}"
+                + ("; BatchNorm statistics kept (inference mode)" if cfg.stage2_freeze_bn else ""))
             for line in describe_freeze(model):
                 log(line)
         stage2_history = fit_stage(fabric, model, data, cfg, run_dir / STAGE2, cfg.lr * cfg.stage2_lr_factor,

@@ -48,7 +48,11 @@ def plot_scatter(targets: np.ndarray, predictions: dict[str, tuple[np.ndarray, d
 def comparison_table(metrics: dict) -> list[list]:
     keys = ["roc_auc", "accuracy"] if metrics["task"] == "classification" else ["rmse", "mae", "r2"]
     rows = [["model", *keys, "test molecules", "training time (s)"]]
-    rows.append(["GCN", *[metrics[k] for k in keys], metrics["n"], metrics.get("train_seconds")])
+    members = metrics.get("members", [])
+    name = f"GCN ensemble of {len(members)}" if members else "GCN"
+    rows.append([name, *[metrics[k] for k in keys], metrics["n"], metrics.get("train_seconds")])
+    for k, member in enumerate(members):
+        rows.append([f"  member {k + 1} alone", *[member[key] for key in keys], member["n"], None])
     base = metrics.get("baseline")
     if base:
         rows.append([base["model"], *[base[k] for k in keys], base["n"], base.get("train_seconds")])
