@@ -221,7 +221,8 @@ def test_logbb_regression_ensemble(cli, shared_data, tmp_path):
 
     model, config = load_run_model(tmp_path / "run")
     molecules = run_molecules(config, None)
-    test = [graphs_for(config, molecules)[i] for i in make_split("random", molecules.mols, 0).test]
+    graphs = graphs_for(config, molecules)
+    test = [graphs[i] for i in make_split("random", molecules.mols, 0).test]
     outs = [predict_outputs(member, test) for member in model.members]
     assert np.allclose(predict_outputs(model, test), (outs[0] + outs[1]) / 2, atol=1e-6)
     assert metrics["members"][0]["rmse"] != pytest.approx(metrics["members"][1]["rmse"])
