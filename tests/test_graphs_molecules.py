@@ -196,6 +196,25 @@ def test_b3db_subset_end_to_end(cli, shared_data, tmp_path):
     assert code == 2 and err.strip() == "error: no_such_file.csv: no such file, and RDKit cannot parse it as SMILES either"
 
 
+def test_fit_on_train_and_validation_keeps_the_last_epoch(cli, shared_data, tmp_path):
+    """--fit-on train+val: the GCN trains on train + validation molecules (as the forest is fit) for exactly
+    --epochs, with no validation to choose an epoch by, and keeps the last one."""
+    data, _ = b3db_subset(shared_data, tmp_path)
+    run = tmp_path / "run"
+    code, out, err = cli("train", "molecules", "--data", data, "--split", "scaffold", "--epochs", "3", "--hidden", "32",
+                         "--no-baseline", "--fit-on", "train+val", "--out", run, "--json")
+    assert code == 0, err
+    assert "training on train + validation (320 molecules) for 3 epochs" in err
+    assert "val roc_auc" not in err and "epoch 3/3" in err
+    metrics = json.loads(out)
+    assert metrics["fit_on"] == "train+val" and "val" not in metrics and metrics["n"] == 80
+    assert (run / "best.safetensors").read_bytes() == (run / "last.safetensors").read_bytes()
+    code, out, _ = cli("evaluate", run, "--json")
+    assert code == 0 and json.loads(out)["roc_auc"] == pytest.approx(metrics["roc_auc"])
+    code, _, err = cli("train", "molecules", "--data", data, "--fit-on", "all", "--out", tmp_path / "bad")
+    assert code == 2 and err.strip().endswith("error: unknown --fit-on 'all' (known: train, train+val)")
+
+
 def test_logbb_regression_ensemble(cli, shared_data, tmp_path):
     """logBB values, RDKit descriptors, an ensemble of two GCNs: each member trains in its own folder, the
     ensemble's test predictions are the members' mean, evaluate reproduces the RMSE and --resume retrains nothing."""

@@ -4,6 +4,7 @@ with `torch.load(weights_only=True)`; every file is written to a temporary name 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,15 @@ def check_state_fits(model: nn.Module, state: dict[str, torch.Tensor], source) -
     for k, v in state.items():
         if tuple(v.shape) != tuple(expected[k].shape):
             raise DataError(f"{source}: weights do not fit the model: {k!r} has shape {tuple(v.shape)}, model expects {tuple(expected[k].shape)}")
+
+
+def copy_atomic(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Copy a checkpoint so that `target` is always whole: written beside it, then renamed over it."""
+    target = Path(target)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+    return target
 
 
 def save_train_state(path: str | os.PathLike, state: dict[str, Any]) -> Path:

@@ -3,8 +3,6 @@ optional second stage that unfreezes more at a lower learning rate (Keras/fastai
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +11,7 @@ import torch
 from torch import nn
 
 from shinsou.engine.batches import InMemoryBatches
-from shinsou.engine.checkpoint import BEST, LAST, TRAIN_STATE, load_train_state, load_weights
+from shinsou.engine.checkpoint import BEST, LAST, TRAIN_STATE, copy_atomic, load_train_state, load_weights
 from shinsou.engine.config import load_run_config, resumed_config, save_run_config
 from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
@@ -147,12 +145,6 @@ def kept_score(run_dir: Path, select: str) -> float:
     """Validation accuracy of the weights a (sub-)run keeps in best.safetensors."""
     state = load_train_state(run_dir / TRAIN_STATE)
     return float(state["best"] if select == "best" else state["history"][-1].get("val_accuracy", 0.0))
-
-
-def copy_atomic(source: Path, target: Path) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
 
 
 def evaluate_test(model, test: ImageSet, num_classes: int) -> dict:

@@ -28,6 +28,7 @@ def train_molecules_command(
     baseline: Optional[bool] = typer.Option(None, "--baseline/--no-baseline", help="Fit the random forest on Morgan fingerprints on the same split (default on)."),
     trees: Optional[int] = typer.Option(None, "--trees", help="Trees in the random-forest baseline (default 500)."),
     descriptors: Optional[str] = typer.Option(None, "--descriptors", metavar="none|basic|rdkit", help="Concatenate per-molecule descriptors to the learned graph embedding before the head: basic = 13 RDKit descriptors (logP, TPSA, weight, H-bond donors/acceptors...), rdkit = RDKit's whole 2D list (~200, log-scaled, as chemprop's rdkit_2d); each clipped to the training molecules' 0.5-99.5 percentiles, then z-scored; default none."),
+    fit_on: Optional[str] = typer.Option(None, "--fit-on", metavar="train|train+val", help="train (default): the GCN learns from the training molecules and keeps its best validation epoch. train+val: it learns from training and validation molecules for exactly --epochs (choose them from a default run first) and keeps the last epoch, as the forest, which is always fit on train + validation."),
     ensemble: Optional[int] = typer.Option(None, "--ensemble", help="Train N GCNs from seeds seed..seed+N-1 and average their probabilities (values), as chemprop's --ensemble_size; each member's own test score goes into metrics.json (default 1)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file of config keys; flags override it."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default runs/molecules-TIMESTAMP)."),
@@ -41,7 +42,7 @@ def train_molecules_command(
     cfg = resolve_config(MoleculesConfig, config, data=str(data) if data else None, smiles_column=smiles_column,
                          target_column=target_column, task=task, split=split, seed=seed, strict=strict, arch=arch,
                          hidden=hidden, layers=layers, fingerprint=fingerprint, epochs=epochs, batch_size=batch_size,
-                         lr=lr, baseline=baseline, trees=trees, descriptors=descriptors, ensemble=ensemble, out=str(out) if out else None)
+                         lr=lr, baseline=baseline, trees=trees, descriptors=descriptors, fit_on=fit_on, ensemble=ensemble, out=str(out) if out else None)
     result = train_molecules(cfg, resume=resume)
     m = result.metrics
     if as_json:

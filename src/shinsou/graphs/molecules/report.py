@@ -65,8 +65,11 @@ def write_molecules_report(run_dir: Path, config: dict, history: list[dict], met
     classification = metrics["task"] == "classification"
     sections = [Section("GCN vs random forest on the same test molecules", text=[
         f"{metrics['split']} split (seed {metrics['seed']}): {len(split.train)} train, {len(split.val)} validation, "
-        f"{len(split.test)} test molecules. The GCN's best epoch is chosen on validation; the forest is fit on "
-        f"train + validation (it has no early stopping). "
+        f"{len(split.test)} test molecules. "
+        + ("The GCN is trained on train + validation for a fixed number of epochs (the last is kept), as the "
+           "forest is fit. " if metrics.get("fit_on") == "train+val" else
+           "The GCN's best epoch is chosen on validation; the forest is fit on train + validation (it has no "
+           "early stopping). ")
         + ("Scaffold split: no Bemis-Murcko scaffold is on two sides; the test set holds the rarest scaffolds."
            if metrics["split"] == "scaffold" else "Random split, stratified by class.")],
         tables=[comparison_table(metrics)])]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shinsou.engine.checkpoint import BEST, TRAIN_STATE, load_weights, save_weights
+from shinsou.engine.checkpoint import BEST, LAST, TRAIN_STATE, copy_atomic, load_weights, save_weights
 from shinsou.engine.config import load_run_config, resumed_config, save_run_config
 from shinsou.engine.runs import TrainResult, prepare_run_dir, write_json_atomic
 from shinsou.engine.trainer import evaluate, fit, make_fabric
@@ -28,6 +28,7 @@ from shinsou.graphs.molecules.splits import SPLITS, Split, make_split
 from shinsou.models import build_model
 
 MODEL = "gcn-graph"
+FIT_ON = ("train", "train+val")
 
 
 @dataclass
@@ -46,6 +47,9 @@ class MoleculesConfig:
     fingerprint: bool = False  # concatenate the Morgan bits to the pooled graph embedding before the head
     descriptors: str = "none"  # likewise: "basic" (13 RDKit descriptors: logP, TPSA, weight...) or "rdkit" (all ~200)
     ensemble: int = 1  # GCNs trained from seeds seed, seed+1, ...; their probabilities (values) are averaged
+    # train: the best validation epoch is kept; train+val: train on both for exactly `epochs` and keep the last
+    # epoch (no early stopping), as the forest is fit; choose `epochs` from a run with fit_on train first
+    fit_on: str = "train"
     epochs: int = 30
     batch_size: int = 64
     lr: float = 1e-3
@@ -74,6 +78,8 @@ def check_config(cfg: MoleculesConfig) -> None:
         raise ConfigError(f"unknown --descriptors {cfg.descriptors!r} (known: {', '.join(DESCRIPTOR_SETS)})")
     if cfg.arch not in GRAPH_CONFIGS:
         raise ConfigError(f"unknown arch {cfg.arch!r} (known: {', '.join(GRAPH_CONFIGS)})")
+    if cfg.fit_on not in FIT_ON:
+        raise ConfigError(f"unknown --fit-on {cfg.fit_on!r} (known: {', '.join(FIT_ON)})")
     for name in ("epochs", "batch_size", "hidden", "layers", "trees", "ensemble"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
@@ -176,6 +182,11 @@ def train_molecules(cfg: MoleculesConfig, resume: str | Path | None = None, log=
     stats = graph_feature_stats(extra[split.train], cfg.fingerprint) if extra is not None else None
     pick = lambda idx: [graphs[i] for i in idx]  # noqa: E731
     val_batches = GraphBatches(pick(split.val), 256)
+    refit = cfg.fit_on == "train+val"
+    fit_index = np.concatenate([split.train, split.val]) if refit else split.train
+    if refit:
+        log(f"training on train + validation ({len(fit_index)} molecules) for {cfg.epochs} epochs; "
+            f"the last epoch is kept (no early stopping)")
     loss_fn, new_metric, monitor, mode = loss_and_metric(molecules.task)
     started = time.perf_counter()
     histories = []
@@ -189,13 +200,15 @@ def train_molecules(cfg: MoleculesConfig, resume: str | Path | None = None, log=
         model = build_model(MODEL, **member_options)
         if stats is not None:
             model.set_graph_feature_stats(**stats)
-        train_batches = GraphBatches(pick(split.train), cfg.batch_size, shuffle=True, seed=seed)
+        train_batches = GraphBatches(pick(fit_index), cfg.batch_size, shuffle=True, seed=seed)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-        histories.append(fit(fabric, model, optimizer, train_batches, val_batches, loss_fn=loss_fn,
-                             new_metric=new_metric, epochs=cfg.epochs, run_dir=directory, scheduler=scheduler,
-                             scheduler_per_step=False, forward=forward, monitor=monitor, mode=mode, seed=seed,
-                             resume=(directory / TRAIN_STATE).exists(), log=log))
+        histories.append(fit(fabric, model, optimizer, train_batches, None if refit else val_batches,
+                             loss_fn=loss_fn, new_metric=new_metric, epochs=cfg.epochs, run_dir=directory,
+                             scheduler=scheduler, scheduler_per_step=False, forward=forward, monitor=monitor,
+                             mode=mode, seed=seed, resume=(directory / TRAIN_STATE).exists(), log=log))
+        if refit:  # validation molecules were trained on: nothing to choose an epoch with, the last one is kept
+            copy_atomic(directory / LAST, directory / BEST)
     gcn_seconds = time.perf_counter() - started
     history = histories[0]
 
@@ -213,8 +226,9 @@ def train_molecules(cfg: MoleculesConfig, resume: str | Path | None = None, log=
     test_targets = molecules.targets[split.test]
     metrics = {"task": molecules.task, "split": cfg.split, "seed": cfg.seed, "source": molecules.source,
                "target_column": molecules.target_column, **scores(gcn_out, test_targets, molecules.task),
-               "val": {k: v for k, v in evaluate(final, val_batches, loss_fn, new_metric, forward).items()},
-               "train_seconds": round(gcn_seconds, 1), "skipped_rows": len(molecules.skipped)}
+               "fit_on": cfg.fit_on, "train_seconds": round(gcn_seconds, 1), "skipped_rows": len(molecules.skipped)}
+    if not refit:  # validation molecules held out from training: their scores mean something
+        metrics["val"] = evaluate(final, val_batches, loss_fn, new_metric, forward)
     if member_scores:  # each member alone on the same test molecules, beside the ensemble's figures above
         metrics["members"] = member_scores
     forest_out = None
