@@ -182,8 +182,9 @@ def train_molecules(cfg: MoleculesConfig, resume: str | Path | None = None, log=
     stats = graph_feature_stats(extra[split.train], cfg.fingerprint) if extra is not None else None
     pick = lambda idx: [graphs[i] for i in idx]  # noqa: E731
     val_batches = GraphBatches(pick(split.val), 256)
+    train_and_val = np.concatenate([split.train, split.val])  # what the forest is always fit on
     refit = cfg.fit_on == "train+val"
-    fit_index = np.concatenate([split.train, split.val]) if refit else split.train
+    fit_index = train_and_val if refit else split.train
     if refit:
         log(f"training on train + validation ({len(fit_index)} molecules) for {cfg.epochs} epochs; "
             f"the last epoch is kept (no early stopping)")
@@ -213,17 +214,16 @@ def train_molecules(cfg: MoleculesConfig, resume: str | Path | None = None, log=
     history = histories[0]
 
     final = build_model(MODEL, **options)
+    test_graphs = pick(split.test)
+    test_targets = molecules.targets[split.test]
     member_scores = []
     if cfg.ensemble > 1:  # the ensemble's best.safetensors holds every member's best weights
         for k, member in enumerate(final.members):
             load_weights(member, member_dir(run_dir, k, cfg.ensemble) / BEST)
-            member_out = predict_outputs(member, pick(split.test))
-            member_scores.append(scores(member_out, molecules.targets[split.test], molecules.task))
+            member_scores.append(scores(predict_outputs(member, test_graphs), test_targets, molecules.task))
         save_weights(final, run_dir / BEST)
     load_weights(final, run_dir / BEST)
-    test_graphs = pick(split.test)
     gcn_out = predict_outputs(final, test_graphs)
-    test_targets = molecules.targets[split.test]
     metrics = {"task": molecules.task, "split": cfg.split, "seed": cfg.seed, "source": molecules.source,
                "target_column": molecules.target_column, **scores(gcn_out, test_targets, molecules.task),
                "fit_on": cfg.fit_on, "train_seconds": round(gcn_seconds, 1), "skipped_rows": len(molecules.skipped)}
@@ -233,11 +233,10 @@ def train_molecules(cfg: MoleculesConfig, resume: str | Path | None = None, log=
         metrics["members"] = member_scores
     forest_out = None
     if cfg.baseline:
-        log(f"random forest on Morgan fingerprints (radius 2, 2048 bits), {len(split.train) + len(split.val)} "
+        log(f"random forest on Morgan fingerprints (radius 2, 2048 bits), {len(train_and_val)} "
             f"training molecules ...")
-        started = time.perf_counter()
-        fit_idx = np.concatenate([split.train, split.val])  # the forest has no early stopping: train + val
-        forest = fit_forest(fps[fit_idx], molecules.targets[fit_idx], molecules.task, cfg.seed, cfg.trees)
+        started = time.perf_counter()  # the forest has no early stopping: it is fit on train + val
+        forest = fit_forest(fps[train_and_val], molecules.targets[train_and_val], molecules.task, cfg.seed, cfg.trees)
         forest_out = forest_outputs(forest, fps[split.test], molecules.task, num_outputs)
         metrics["baseline"] = {"model": "random forest, Morgan r=2 2048 bits", "trees": forest.n_estimators,
                                **scores(forest_out, test_targets, molecules.task),
