@@ -18,9 +18,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from shinsou.cnn.data import load_digit_data
-from shinsou.cnn.train import MnistConfig, make_optimizer
-from shinsou.cnn.transforms import eval_transform, train_transform
+from shinsou.mnist.data import load_digit_data
+from shinsou.mnist.config import Config as MnistConfig, make_optimizer
+from shinsou.mnist.transforms import eval_transform, train_transform
 from shinsou.engine.batches import InMemoryBatches
 from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.engine.trainer import evaluate, make_fabric, resolve_precision, setup, train_one_epoch

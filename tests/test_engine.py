@@ -9,7 +9,7 @@ from shinsou.engine.batches import InMemoryBatches
 from shinsou.engine.checkpoint import check_state_fits, load_weights, save_weights
 from shinsou.engine.config import resolve_config
 from shinsou.engine.metrics import ConfusionMatrix
-from shinsou.cnn.train import MnistConfig
+from shinsou.mnist.config import Config as MnistConfig
 from shinsou.errors import ConfigError, DataError
 from shinsou.models import build_model
 

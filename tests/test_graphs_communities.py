@@ -15,7 +15,7 @@ import scipy.sparse as sp
 import torch
 
 from shinsou.errors import DataError
-from shinsou.graphs.communities.data import karate_club, load_csv_graph, load_graph, planetoid_folder
+from shinsou.graph.data import karate_club, load_csv_graph, load_graph, planetoid_folder
 
 
 @pytest.fixture(autouse=True)

@@ -141,8 +141,8 @@ def test_graph_features_are_clipped_to_the_stored_bounds_before_standardising():
 
 
 def test_graph_feature_stats_clip_descriptors_and_keep_fingerprint_bits():
-    from shinsou.graphs.molecules.data import CLIP_PERCENTILES, graph_feature_stats
-    from shinsou.graphs.molecules.featurize import FINGERPRINT_BITS
+    from shinsou.molecules.data import CLIP_PERCENTILES, graph_feature_stats
+    from shinsou.molecules.featurize import FINGERPRINT_BITS
 
     rng = np.random.default_rng(0)
     bits = (rng.random((1000, FINGERPRINT_BITS)) < 0.01).astype(np.float32)

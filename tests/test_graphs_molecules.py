@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from shinsou.errors import DataError
-from shinsou.graphs.molecules.data import load_molecules, order_classes
-from shinsou.graphs.molecules.featurize import (AROMATIC_INDEX, ATOM_FEATURES, BOND_FEATURES, BOND_TYPES, ELEMENTS,
+from shinsou.molecules.data import load_molecules, order_classes
+from shinsou.molecules.featurize import (AROMATIC_INDEX, ATOM_FEATURES, BOND_FEATURES, BOND_TYPES, ELEMENTS,
                                                 RING_INDEX, parse_smiles, smiles_to_graph)
-from shinsou.graphs.molecules.splits import murcko_scaffold, random_split, scaffold_split
+from shinsou.molecules.splits import murcko_scaffold, random_split, scaffold_split
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +73,7 @@ def test_rdkit_descriptor_set_is_log_scaled_rdkit():
     """--descriptors rdkit: RDKit's whole 2D list, each value v as sign(v) log(1 + |v|), in _descList order."""
     from rdkit.Chem import Descriptors
 
-    from shinsou.graphs.molecules.featurize import RDKIT_DESCRIPTOR_NAMES, rdkit_descriptors
+    from shinsou.molecules.featurize import RDKIT_DESCRIPTOR_NAMES, rdkit_descriptors
 
     mol = parse_smiles("CC(=O)Oc1ccccc1C(=O)O")  # aspirin: logP 1.31, weight 180.16
     values = rdkit_descriptors(mol)
@@ -234,9 +234,9 @@ def test_logbb_regression_ensemble(cli, shared_data, tmp_path):
     report = (tmp_path / "run" / "report.html").read_text()
     assert "GCN ensemble of 2" in report and "member 2 alone" in report
     from shinsou.engine.runs import load_run_model
-    from shinsou.graphs.molecules.pipeline import graphs_for, run_molecules
-    from shinsou.graphs.molecules.splits import make_split
-    from shinsou.graphs.molecules.train import predict_outputs
+    from shinsou.molecules.pipeline import graphs_for, run_molecules
+    from shinsou.molecules.splits import make_split
+    from shinsou.molecules.train import predict_outputs
 
     model, config = load_run_model(tmp_path / "run")
     molecules = run_molecules(config, None)

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from shinsou.cnn.data import embedded_sample_dir, from_one_hot, load_digit_data, one_hot
+from shinsou.mnist.data import embedded_sample_dir, from_one_hot, load_digit_data, one_hot
 from shinsou.errors import DataError
 from shinsou.formats.idx import read_idx_images, read_idx_labels, write_idx
 from shinsou.formats.kaggle_csv import write_kaggle_csv

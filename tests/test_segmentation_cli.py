@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shinsou.segmentation.data import load_segmentation_data
-from shinsou.segmentation.palette import CAMVID_CLASSES, VOID_COLOUR
+from shinsou.segnet.data import load_segmentation_data
+from shinsou.segnet.palette import CAMVID_CLASSES, VOID_COLOUR
 
 H, W = 32, 48
 LOOKS = {"Sky": (150, 190, 230), "Building": (120, 70, 50), "Tree": (40, 110, 40), "Road": (70, 70, 75),

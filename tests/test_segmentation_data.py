@@ -12,9 +12,9 @@ from PIL import Image
 
 from shinsou.engine.metrics import ConfusionMatrix
 from shinsou.errors import DataError
-from shinsou.segmentation.data import load_segmentation_data, median_frequency_weights, read_mask
-from shinsou.segmentation.palette import CAMVID, CAMVID_CLASSES, read_classes_json
-from shinsou.segmentation.transforms import paired_crop_flip, paired_geometry
+from shinsou.segnet.data import load_segmentation_data, median_frequency_weights, read_mask
+from shinsou.segnet.palette import CAMVID, CAMVID_CLASSES, read_classes_json
+from shinsou.segnet.transforms import paired_crop_flip, paired_geometry
 
 
 def test_camvid_palette_round_trip_is_exact():
@@ -151,7 +151,7 @@ def test_images_and_labels_layout_split_70_15_15(tmp_path):
 
 def test_scene_difficulty_statistics_by_hand():
     """Pixel shares, images holding a class, object sizes (8-connected) and boundary pixels of two tiny masks."""
-    from shinsou.segmentation.difficulty import boundary_share, class_statistics
+    from shinsou.segnet.difficulty import boundary_share, class_statistics
 
     masks = np.zeros((2, 4, 4), dtype=np.uint8)
     masks[0, 0, 0] = masks[0, 1, 1] = 1  # one diagonal object of 2 px (8-connected)

@@ -11,8 +11,8 @@ from torch import nn
 
 from shinsou.errors import ConfigError, DataError
 from shinsou.models import build_model
-from shinsou.segmentation.pretrained import load_vgg16_bn_encoder
-from shinsou.segmentation.segnet import SEGNET, SEGNET_BASIC, parameter_count
+from shinsou.segnet.pretrained import load_vgg16_bn_encoder
+from shinsou.segnet.segnet import SEGNET, SEGNET_BASIC, parameter_count
 
 
 def test_max_unpooling_puts_values_back_at_the_pooled_positions():
@@ -169,7 +169,7 @@ def test_weights_files_that_do_not_fit(tmp_path):
 def test_flip_tta_averages_the_mirror_images_probabilities():
     """class_log_probs(flip=True) = log of the mean of p(x) and mirror(p(mirror(x))), checked on a model that is
     not mirror-symmetric (a 1x3 convolution with unequal taps)."""
-    from shinsou.segmentation.predict import class_log_probs
+    from shinsou.segnet.predict import class_log_probs
 
     torch.manual_seed(0)
     model = torch.nn.Conv2d(3, 4, (1, 3), padding=(0, 1)).eval()

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from shinsou.graphs.traffic.baselines import HistoricalAverage, historical_average, last_value
-from shinsou.graphs.traffic.metrics import ForecastError, forecast_error
+from shinsou.traffic.baselines import HistoricalAverage, historical_average, last_value
+from shinsou.traffic.metrics import ForecastError, forecast_error
 
 
 def test_last_value_repeats_the_latest_reading():

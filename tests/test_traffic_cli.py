@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
-from shinsou.graphs.traffic.data import load_traffic_data
-from shinsou.graphs.traffic.windows import split_series, window_ends
+from shinsou.traffic.data import load_traffic_data
+from shinsou.traffic.windows import split_series, window_ends
 
 @pytest.fixture(autouse=True)
 def fresh_run_dir():

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from shinsou.errors import DataError
-from shinsou.graphs.traffic.data import load_traffic_data, write_csv_layout
-from shinsou.graphs.traffic.simulator import SimulatorConfig, simulate
-from shinsou.graphs.traffic.windows import WindowBatches, gather_windows, model_inputs, split_series, window_ends
+from shinsou.traffic.data import load_traffic_data, write_csv_layout
+from shinsou.traffic.simulator import SimulatorConfig, simulate
+from shinsou.traffic.windows import WindowBatches, gather_windows, model_inputs, split_series, window_ends
 
 
 def write(folder, name, text):

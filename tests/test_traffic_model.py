@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from shinsou.engine.checkpoint import load_weights, save_weights
-from shinsou.graphs.traffic.model import tgcn
+from shinsou.traffic.model import tgcn
 from shinsou.models import build_model
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shinsou.graphs.traffic.simulator import SimulatorConfig, simulate
+from shinsou.traffic.simulator import SimulatorConfig, simulate
 
 
 def small(**options):

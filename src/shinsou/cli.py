@@ -1,88 +1,226 @@
-"""The `shinsou` command: `train <pipeline>`, `evaluate`, `predict` (and, per pipeline, more verbs).
-A thin wrapper over the Python API; user errors print one line and exit with status 2."""
+"""The `shinsou` command, made from the pipeline contract: `train <pipeline>` flags are generated from each
+pipeline's Config; `evaluate`, `predict`, `runs`, `explore` and `data` wrap the Python API in shinsou.api."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
-from rich.table import Table
 
-from shinsou.cnn.cli import train_mnist_command
+from shinsou import __version__
 from shinsou.console import clean_for_json, console, err_console, print_json
 from shinsou.errors import ConfigError, ShinsouError
-from shinsou.transfer.cli import train_transfer_command
-from shinsou.explain.cli import explain_app
-from shinsou.graphs.communities.cli import train_graph_command
-from shinsou.graphs.molecules.cli import train_molecules_command
-from shinsou.graphs.traffic.cli import make_traffic_command, train_traffic_command
-from shinsou.segmentation.cli import make_scenes_command, train_segnet_command
+from shinsou.pipelines import PIPELINES
 
-app = typer.Typer(
-    name="shinsou",
-    help="shinsou (深層): train, evaluate, inspect and serve the deep-learning lecture's models on your own data.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-)
-train_app = typer.Typer(help="Train a model. Each pipeline is a subcommand; every run writes RUN_DIR/report.html.",
-                        no_args_is_help=True)
-data_app = typer.Typer(help="Make or inspect data sets (generators for the embedded defaults).", no_args_is_help=True)
-app.add_typer(train_app, name="train")
-app.add_typer(data_app, name="data")
-app.add_typer(explain_app, name="explain")
-
-# one line per pipeline: its train command (and data verbs) live in the pipeline's own cli.py
-train_app.command("mnist")(train_mnist_command)
-train_app.command("transfer")(train_transfer_command)
-train_app.command("graph")(train_graph_command)
-train_app.command("molecules")(train_molecules_command)
-train_app.command("segnet")(train_segnet_command)
-data_app.command("make-scenes")(make_scenes_command)
-train_app.command("traffic")(train_traffic_command)
-data_app.command("make-traffic")(make_traffic_command)
+HELP = "shinsou (深層): train, evaluate, inspect and serve the deep-learning lecture's models on your own data."
 
 
-def _run_pipeline(run_dir: Path):
-    from shinsou.engine.config import load_run_config
-    from shinsou.pipelines import pipeline_module
-
-    config = load_run_config(run_dir)
-    return pipeline_module(config.get("pipeline", "?"))
+# ------------------------------------------------------------------------------------------ generated train commands
+def flag_name(field) -> str:
+    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
 
-def _call(function, *args, **options):
-    """Call a pipeline's entry point with the options the user gave; an option it lacks is a clear error."""
-    given = {k: v for k, v in options.items() if v is not None and v is not False}
-    import inspect
+def train_command(pipeline: str):
+    """`shinsou train PIPELINE`: one option per Config field (help and default from the field), plus --config,
+    --resume and --json. The function's signature is built from the dataclass, so Typer parses the flags."""
+    from shinsou.engine.options import base_type, field_types
+    from shinsou.pipelines import config_class
 
-    accepted = inspect.signature(function).parameters
-    for name in given:
-        if name not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
-            raise ConfigError(f"--{name.replace('_', '-')} does not apply to this run's pipeline")
-    return function(*args, **given)
+    cls = config_class(pipeline)
+    hints = field_types(cls)
+    params, annotations = [], {}
+    for f in __import__("dataclasses").fields(cls):
+        if not f.metadata.get("cli", True):
+            continue
+        kind, _ = base_type(hints[f.name])
+        if kind not in (int, float, str, bool):
+            kind = str
+        default = f.default if f.default is not __import__("dataclasses").MISSING else f.default_factory()
+        help_text = f.metadata.get("help", "")
+        choices = f.metadata.get("choices")
+        if choices and "(" not in help_text:
+            help_text += f" Choices: {', '.join(map(str, choices))}."
+        help_text += f" (default: {default_text(default)})"
+        decls = [f"{flag_name(f)}/--no-{f.name.replace('_', '-')}"] if kind is bool else [flag_name(f)]
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                                        default=typer.Option(None, *decls, help=help_text, show_default=False)))
+        annotations[f.name] = Optional[kind]
+    for name, kind, decl, help_text in (
+        ("config", str, "--config", "YAML file of config keys; flags override it."),
+        ("resume", str, "--resume", "Continue an interrupted run directory to its planned epochs (its own config)."),
+        ("as_json", bool, "--json", "Print one JSON object: run_dir, report and the test metrics."),
+    ):
+        default = typer.Option(False if kind is bool else None, decl, help=help_text)
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default))
+        annotations[name] = kind if kind is bool else Optional[kind]
+
+    def command(**flags: Any) -> None:
+        from shinsou.api import train
+
+        config, resume, as_json = flags.pop("config"), flags.pop("resume"), flags.pop("as_json")
+        given = {k: v for k, v in flags.items() if v is not None}
+        if resume is not None and (given or config):
+            raise ConfigError(f"--resume continues a run with its own config; drop {', '.join('--' + k.replace('_', '-') for k in given) or '--config'}")
+        result = train(pipeline, config=config, resume=resume, **given)
+        if result.report is None and not result.metrics:  # a DDP worker: rank 0 prints
+            return
+        if as_json:
+            print_json({"run_dir": str(result.run_dir), "report": str(result.report) if result.report else None,
+                        "metrics": result.metrics})
+            return
+        print_summary(result.metrics, getattr(cls, "main_metric", "accuracy"))
+        console.print(f"run: {result.run_dir}" + (f"\nreport: {result.report}" if result.report else ""))
+
+    command.__signature__ = inspect.Signature(params)
+    command.__annotations__ = annotations
+    command.__doc__ = (cls.__doc__ or f"Train the {pipeline} pipeline.").strip().splitlines()[0]
+    command.__name__ = f"train_{pipeline}"
+    return command
 
 
-@app.command()
+def default_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def print_summary(metrics: dict, main_metric: str) -> None:
+    value = metrics.get(main_metric)
+    if isinstance(value, (int, float)):
+        n = f" on {metrics['n']} examples" if "n" in metrics else ""
+        source = f" ({metrics['source']})" if metrics.get("source") else ""
+        console.print(f"test {main_metric.replace('_', ' ')} [bold]{value:.4f}[/bold]{n}{source}")
+
+
+# ----------------------------------------------------------------------------------------------- other verbs
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A run directory written by `shinsou train`."),
     data: Optional[Path] = typer.Option(None, "--data", help="Data to evaluate on (default: the run's own test split)."),
-    images: Optional[Path] = typer.Option(None, "--images", help="An IDX image file (or a labelled Kaggle CSV)."),
-    labels: Optional[Path] = typer.Option(None, "--labels", help="The IDX label file that goes with --images."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (at least `accuracy` and `n`)."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Digits: an IDX image file (or a labelled Kaggle CSV)."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Digits: the IDX label file that goes with --images."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (at least the main metric and `n`)."),
 ):
-    """Measure a trained run on its test split or on other data: accuracy, per-class metrics, confusion matrix."""
-    module = _run_pipeline(run_dir)
-    metrics = _call(module.evaluate_run, run_dir, data=str(data) if data else None,
-                    images=str(images) if images else None, labels=str(labels) if labels else None)
+    """Measure a trained run on its test split or on other data: metrics, per-class scores, confusion matrix."""
+    from shinsou.api import load
+
+    predictor = load(run_dir)
+    metrics = call_with(predictor.evaluate, data=str(data) if data else None,
+                        images=str(images) if images else None, labels=str(labels) if labels else None)
     if as_json:
         print_json(metrics)
         return
     print_metrics(metrics)
 
 
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `shinsou train`."),
+    files: List[Path] = typer.Argument(..., help="Inputs: images (PNG/JPEG...), IDX, CSV or SMILES files, as the pipeline takes."),
+    invert: bool = typer.Option(False, "--invert", help="Digits: the inputs are dark ink on a light background."),
+    top: int = typer.Option(3, "--top", help="Classes listed per input, most probable first."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for output images (class maps), where the pipeline makes any."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per input, in a list."),
+):
+    """Predict with a trained run: class and top probabilities, a value, or a class map for each input."""
+    from shinsou.api import load
+
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1, got {top}")
+    if out is not None and out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder for the output images")
+    predictor = load(run_dir)
+    records = call_with(predictor.predict, [str(f) for f in files], invert=invert, top=top if top != 3 else None)
+    records = [printable(r, predictor, out, i) for i, r in enumerate(records)]
+    if as_json:
+        print_json(records)
+        return
+    console.print(predictions_table(records))
+    for r in records:
+        if r.get("warning"):
+            err_console.print(f"warning: {r['input']}: {r['warning']}", markup=False, soft_wrap=True)
+
+
+def printable(record: dict, predictor, out: Path | None, index: int) -> dict:
+    """Arrays in a record (class maps, masks) become a PNG under --out (where the Predictor can render one) and
+    their shape; everything else is printed as it is."""
+    record = dict(record)
+    if "class_map" in record:
+        class_map = record.pop("class_map")
+        record["class_map_shape"] = list(class_map.shape)
+        if out is not None and hasattr(predictor, "render"):
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / f"{Path(str(record.get('input', index))).stem}_labels.png"
+            predictor.render(class_map).save(path)
+            record["class_map_png"] = str(path)
+    for item in record.get("objects", []):
+        if "mask" in item:
+            item["mask_pixels"] = int(item.pop("mask").sum())
+    return record
+
+
+def runs(
+    folder: Path = typer.Argument(Path("runs"), help="A folder of run directories."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as a JSON list."),
+):
+    """List runs: pipeline, started, epochs done of planned, main test metric, finished or interrupted (resumable)."""
+    from rich.table import Table
+
+    from shinsou.api import runs as list_runs
+
+    rows = list_runs(folder)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"runs in {folder}")
+    for column in ("run", "pipeline", "started", "epochs", "test metric", "status"):
+        table.add_column(column)
+    for r in rows:
+        done = "" if r["epochs"] is None else f"{r['epochs']}/{r['planned']}"
+        metric = f"{r['metric']} {r['value']:.4f}" if isinstance(r["value"], (int, float)) else ""
+        table.add_row(r["run"], r["pipeline"], r["started"], done, metric, r["status"])
+    console.print(table)
+
+
+def explore(
+    pipeline: str = typer.Argument(..., help=f"A pipeline: {', '.join(PIPELINES)}."),
+    data: Optional[Path] = typer.Option(None, "--data", help="The data to look at (default: the pipeline's embedded data)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file of the pipeline's config keys (as for train)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the splits (as for train)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for explore.html and its figures (default runs/explore-PIPELINE)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+):
+    """A data report before training: counts, class balance or target distribution, samples, odd values, duplicates."""
+    from shinsou.api import explore as explore_data
+
+    summary = explore_data(pipeline, out=out, config=config, data=str(data) if data else None, seed=seed)
+    if as_json:
+        print_json(summary)
+        return
+    for key, value in clean_for_json(summary).items():
+        if isinstance(value, (str, int, float)):
+            console.print(f"{key}: {value}")
+
+
+def call_with(function, *args, **options):
+    """Call a Predictor method with the options the user gave; an option it does not take is one clear line."""
+    given = {k: v for k, v in options.items() if v is not None and v is not False}
+    accepted = inspect.signature(function).parameters
+    if not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
+        for name in given:
+            if name not in accepted:
+                raise ConfigError(f"--{name.replace('_', '-')} does not apply to this run's pipeline")
+    return function(*args, **given)
+
+
 def print_metrics(metrics: dict) -> None:
+    from rich.table import Table
+
     scalars = {k: v for k, v in clean_for_json(metrics).items() if isinstance(v, (int, float, str)) and k != "class_names"}
     table = Table(title="evaluation", show_header=False)
     for key, value in scalars.items():
@@ -101,48 +239,74 @@ def print_metrics(metrics: dict) -> None:
         console.print(table)
 
 
-@app.command()
-def predict(
-    run_dir: Path = typer.Argument(..., help="A run directory written by `shinsou train`."),
-    files: List[Path] = typer.Argument(..., help="Inputs: images (PNG/JPEG...), IDX or CSV files, as the pipeline takes."),
-    invert: bool = typer.Option(False, "--invert", help="Digits: the inputs are dark ink on a light background."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder for output images, where the pipeline writes any."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per input, in a list."),
-):
-    """Predict with a trained run: class and top probabilities for each input."""
-    module = _run_pipeline(run_dir)
-    results = _call(module.predict_run, run_dir, [str(f) for f in files], invert=invert, out=str(out) if out else None)
-    if as_json:
-        print_json(results)
-        return
-    console.print(predictions_table(results))
-    for r in results:
-        if r.get("warning"):
-            err_console.print(f"warning: {r['input']}: {r['warning']}", markup=False, soft_wrap=True)
+def predictions_table(records: list[dict]):
+    """Classes: class, probability and runners-up; other kinds: their scalar fields as columns."""
+    from rich.table import Table
 
-
-def predictions_table(results: list[dict]) -> Table:
-    """Classifiers: class, probability and runners-up; other pipelines: their scalar fields as columns."""
     table = Table(title="predictions")
-    if all("class" in r and "probability" in r for r in results):
+    if records and all("class" in r and "probability" in r for r in records):
         for column, justify in (("input", "left"), ("class", "left"), ("probability", "right"), ("next best", "left")):
             table.add_column(column, justify=justify)
-        for r in results:
+        for r in records:
             rest = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r.get("top", [])[1:])
-            table.add_row(r["input"], str(r["class"]), f"{r['probability']:.4f}", rest)
+            table.add_row(str(r.get("input", "")), str(r["class"]), f"{r['probability']:.4f}", rest)
         return table
-    columns = [k for k in dict.fromkeys(k for r in results for k, v in r.items() if isinstance(v, (str, int, float)))]
+    columns = list(dict.fromkeys(k for r in records for k, v in r.items() if isinstance(v, (str, int, float))))
     for column in columns:
         table.add_column(column)
-    for r in clean_for_json(results):
+    for r in clean_for_json(records):
         table.add_row(*[f"{r[c]:.4f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in columns])
     return table
 
 
+# ------------------------------------------------------------------------------------------------- the app
+def version_callback(value: bool) -> None:
+    if value:
+        console.print(f"shinsou {__version__}")
+        raise typer.Exit()
+
+
+def build_app() -> typer.Typer:
+    """The command tree, made from PIPELINES when the command runs (a pipeline added there appears everywhere)."""
+    from shinsou.explain.cli import explain_app
+    from shinsou.pipelines import pipeline_part
+
+    app = typer.Typer(name="shinsou", help=HELP, no_args_is_help=True, add_completion=False,
+                      pretty_exceptions_enable=False)
+
+    @app.callback()
+    def main_options(version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                                  callback=version_callback, is_eager=True)):
+        """shinsou (深層): train, evaluate, inspect and serve the lecture's models on your own data."""
+
+    train_app = typer.Typer(help="Train a model. Each pipeline is a subcommand; every run writes RUN_DIR/report.html.",
+                            no_args_is_help=True)
+    data_app = typer.Typer(help="Make data sets (generators for the embedded defaults).", no_args_is_help=True)
+    for name in PIPELINES:
+        train_app.command(name)(train_command(name))
+        commands = pipeline_part(name, "commands", optional=True)
+        for verb, function in getattr(commands, "DATA_COMMANDS", {}).items():
+            data_app.command(verb)(function)
+    app.add_typer(train_app, name="train")
+    app.add_typer(data_app, name="data")
+    app.add_typer(explain_app, name="explain")
+    app.command()(evaluate)
+    app.command()(predict)
+    app.command()(runs)
+    app.command()(explore)
+    return app
+
+
+def quiet_libraries() -> None:
+    """Library warnings that are not the user's business on a normal run."""
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)  # torch_geometric import
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    quiet_libraries()
     try:
-        result = app(args=argv, prog_name="shinsou", standalone_mode=False)
+        result = build_app()(args=argv, prog_name="shinsou", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except ShinsouError as e:
         err_console.print(f"error: {e}", markup=False, soft_wrap=True)
@@ -154,7 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         return getattr(e, "exit_code", 2)
     except (typer.Abort, KeyboardInterrupt):
         run_dir = os.environ.get("SHINSOU_RUN_DIR")
-        hint = f"; the last finished epoch is saved, continue with --resume {run_dir}" if run_dir else ""
+        if run_dir and Path(run_dir, "train_state.pt").exists():
+            hint = f"; the last finished epoch is saved, continue with: shinsou train ... --resume {run_dir}"
+        else:
+            hint = "; no epoch had finished, nothing was kept"
         err_console.print(f"interrupted{hint}", markup=False, soft_wrap=True)
         return 130
     except Exception as e:  # a bug, not a user error: one line unless asked for the traceback

@@ -1,25 +1,49 @@
-"""Which module serves `shinsou evaluate` and `shinsou predict` for a run, by the `pipeline` key of its
-config.yaml. A plain dict; modules are imported only when a run of that pipeline is used."""
+"""Every pipeline, by command name: one line each. A pipeline is the package named here, offering
+`config.Config`, `train.train(cfg, run)`, `predictor.load(run_dir)` and, optionally, `explore.explore(cfg, out)`,
+`train.check(cfg)` and `commands.DATA_COMMANDS` (see docs/adding-a-pipeline.md)."""
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
 
-from shinsou.errors import unknown_name
+from shinsou.errors import ConfigError, unknown_name
 
-# pipeline -> module with evaluate_run(run_dir, data=None, **options) and predict_run(run_dir, files, **options)
 PIPELINES: dict[str, str] = {
-    "mnist": "shinsou.cnn.pipeline",
-    "transfer": "shinsou.transfer.pipeline",
-    "graph": "shinsou.graphs.communities.pipeline",
-    "molecules": "shinsou.graphs.molecules.pipeline",
-    "segnet": "shinsou.segmentation.pipeline",
-    "traffic": "shinsou.graphs.traffic.pipeline",
+    "mnist": "shinsou.mnist",
+    "transfer": "shinsou.transfer",
+    "segnet": "shinsou.segnet",
+    "graph": "shinsou.graph",
+    "molecules": "shinsou.molecules",
+    "traffic": "shinsou.traffic",
 }
 
 
-def pipeline_module(name: str) -> ModuleType:
+def pipeline_part(name: str, part: str, optional: bool = False) -> ModuleType | None:
+    """The `part` module (config, train, predictor, explore, commands) of pipeline `name`, imported on first use."""
     if name not in PIPELINES:
         raise unknown_name("pipeline", name, PIPELINES)
-    return importlib.import_module(PIPELINES[name])
+    module = f"{PIPELINES[name]}.{part}"
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if optional and e.name == module:
+            return None
+        raise
+
+
+def config_class(name: str) -> type:
+    return pipeline_part(name, "config").Config
+
+
+def has_part(name: str, part: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(f"{PIPELINES[name]}.{part}") is not None
+
+
+def require(name: str, part: str) -> ModuleType:
+    module = pipeline_part(name, part, optional=True)
+    if module is None:
+        raise ConfigError(f"the {name} pipeline has no {part} step")
+    return module

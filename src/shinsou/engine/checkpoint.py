@@ -85,4 +85,11 @@ def load_train_state(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no training state to resume from")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, not a torch file, or holding objects weights_only refuses
+        raise DataError(f"{path}: the training state cannot be read ({e.__class__.__name__}); the run cannot be "
+                        f"resumed, start a new one") from None
+    if not isinstance(state, dict) or "history" not in state:
+        raise DataError(f"{path}: not a shinsou training state")
+    return state

@@ -17,19 +17,22 @@ CONFIG_FILE = "config.yaml"
 
 
 def resolve_config(cls: type[C], config_file: str | os.PathLike | None = None, **flags: Any) -> C:
-    """Defaults of `cls`, overridden by `config_file`'s keys, overridden by flags that are not None."""
+    """Defaults of `cls`, overridden by `config_file`'s keys, overridden by flags that are not None; every value
+    is checked against its field's type and choices here, before anything runs."""
+    from shinsou.engine.options import check_config_types
+
     names = {f.name for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     if config_file is not None:
-        values.update(read_yaml(config_file))
+        values.update({k: v for k, v in read_yaml(config_file).items() if k != "pipeline"})
         unknown = sorted(set(values) - names)
         if unknown:
             raise ConfigError(f"{config_file}: unknown key {unknown[0]!r} (known: {', '.join(sorted(names))})")
+        check_config_types(cls(**values), str(config_file))
     values.update({k: v for k, v in flags.items() if v is not None})
-    for field in dataclasses.fields(cls):
-        if field.name in values and field.type in ("int", "float") and not isinstance(values[field.name], (int, float)):
-            raise ConfigError(f"config key {field.name!r} must be a number, got {values[field.name]!r}")
-    return cls(**values)
+    cfg = cls(**values)
+    check_config_types(cfg)
+    return cfg
 
 
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
@@ -72,3 +75,10 @@ def resumed_config(config_class: type[C], run_dir: str | os.PathLike) -> C:
     """The config a run directory was started with, for --resume (keys the class no longer has are dropped)."""
     saved = load_run_config(run_dir)
     return resolve_config(config_class, **{k: v for k, v in saved.items() if k in config_class.__dataclass_fields__})
+
+
+def update_run_config(run_dir: Path, **extra: Any) -> dict[str, Any]:
+    """Add keys (class names, model options...) to RUN_DIR/config.yaml, rewriting it atomically."""
+    data = {**load_run_config(run_dir), **extra}
+    write_yaml_atomic(Path(run_dir) / CONFIG_FILE, data)
+    return data

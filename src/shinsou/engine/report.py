@@ -150,7 +150,7 @@ table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding
 th{background:#f3f3f3}img{max-width:100%}h2{border-bottom:1px solid #ddd;padding-bottom:.2em}"""
 
 
-def write_report(run_dir: Path, title: str, sections: Sequence[Section]) -> Path:
+def write_report(run_dir: Path, title: str, sections: Sequence[Section], name: str = "report.html") -> Path:
     """Write RUN_DIR/report.html (figures embedded, so the file can be sent on its own)."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
@@ -160,8 +160,8 @@ def write_report(run_dir: Path, title: str, sections: Sequence[Section]) -> Path
         parts += [_table_html(t) for t in section.tables]
         parts += [_image_html(f) for f in section.figures]
     parts.append("</body></html>")
-    path = Path(run_dir) / "report.html"
-    tmp = path.with_name("report.html.tmp")
+    path = Path(run_dir) / name
+    tmp = path.with_name(name + ".tmp")
     tmp.write_text("\n".join(parts), encoding="utf-8")
     os.replace(tmp, path)
     return path

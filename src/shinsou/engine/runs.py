@@ -14,9 +14,10 @@ from torch import nn
 
 from shinsou.engine.checkpoint import BEST, LAST, TRAIN_STATE, load_weights
 from shinsou.engine.config import load_run_config
-from shinsou.errors import ConfigError, DataError
+from shinsou.errors import ConfigError, DataError, ShinsouError
 
 RUN_DIR_ENV = "SHINSOU_RUN_DIR"  # shared with DDP worker processes, which re-run the same command
+RUN_STATUS = "run.json"  # pipeline, started, updated, status (running | interrupted | finished), planned epochs
 
 
 @dataclass
@@ -35,6 +36,8 @@ def prepare_run_dir(out: str | None, pipeline: str) -> Path:
     if inherited and os.environ.get("LOCAL_RANK", "0") != "0":  # a DDP worker started by Fabric
         return Path(inherited)
     run_dir = Path(out) if out else Path("runs") / f"{pipeline}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"--out {run_dir} is a file; give a folder for the run directory")
     if (run_dir / TRAIN_STATE).exists():
         raise ConfigError(f"{run_dir} already holds a run (continue it with --resume {run_dir}, or choose another --out)")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -62,3 +65,72 @@ def write_json_atomic(path: Path, data: Any) -> Path:
     tmp.write_text(json.dumps(data, indent=2))
     os.replace(tmp, path)
     return path
+
+
+def write_status(run_dir: Path, pipeline: str, status: str, **extra: Any) -> None:
+    previous = read_status(run_dir)
+    now = time.strftime("%Y-%m-%d %H:%M:%S")
+    write_json_atomic(Path(run_dir) / RUN_STATUS, {"pipeline": pipeline, "started": previous.get("started", now),
+                                                  "updated": now, "status": status, **extra})
+
+
+def read_status(run_dir: Path) -> dict:
+    path = Path(run_dir) / RUN_STATUS
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+MAIN_METRICS = ("accuracy", "mean_iou", "roc_auc", "mae", "rmse")
+
+
+def list_runs(folder: Path) -> list[dict]:
+    """Every run directory under `folder` (searched two levels deep): pipeline, started, epochs done of planned,
+    main test metric, and whether it finished or was interrupted (and so can be resumed)."""
+    from shinsou.engine.config import CONFIG_FILE, read_yaml
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder of runs")
+    rows = []
+    candidates = sorted({p.parent for p in folder.glob(CONFIG_FILE)} | {p.parent for p in folder.glob(f"*/{CONFIG_FILE}")})
+    for run_dir in candidates:
+        try:
+            config = read_yaml(run_dir / CONFIG_FILE)
+        except ShinsouError:
+            continue
+        if "pipeline" not in config:
+            continue
+        status = read_status(run_dir)
+        metrics = _read_json(run_dir / "metrics.json")
+        done = _epochs_done(run_dir)
+        main = status.get("main_metric") or next((m for m in MAIN_METRICS if isinstance(metrics.get(m), (int, float))), None)
+        if (run_dir / "metrics.json").exists() and status.get("status", "finished") == "finished":
+            state = "finished"
+        elif (run_dir / TRAIN_STATE).exists():
+            state = "interrupted (resumable)"
+        else:
+            state = "no checkpoint"
+        rows.append({"run": str(run_dir), "pipeline": config["pipeline"], "started": status.get("started", ""),
+                     "epochs": done, "planned": status.get("planned_epochs", config.get("epochs")),
+                     "metric": main, "value": metrics.get(main) if main else None, "status": state})
+    return rows
+
+
+def _epochs_done(run_dir: Path) -> int | None:
+    from shinsou.engine.checkpoint import load_train_state
+
+    if not (run_dir / TRAIN_STATE).exists():
+        return None
+    try:
+        return len(load_train_state(run_dir / TRAIN_STATE)["history"])
+    except DataError:
+        return None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        return {}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -14,19 +15,12 @@ from lightning_fabric import Fabric
 from torch import nn
 from tqdm import tqdm
 
-from shinsou.engine.checkpoint import BEST, LAST, TRAIN_STATE, load_weights, save_train_state, save_weights, unwrap
+from shinsou.engine.checkpoint import (BEST, LAST, TRAIN_STATE, load_train_state, load_weights, save_train_state,
+                                       save_weights, unwrap)
+from shinsou.engine.evaluation import default_forward, evaluate, scalars as _scalars  # noqa: F401  (re-exported)
+from shinsou.engine.options import PRECISIONS
 from shinsou.errors import ConfigError, ShinsouError
 
-Batch = tuple
-
-
-def default_forward(model: nn.Module, batch: Batch):
-    """(inputs, targets) -> (outputs, targets); pipelines with other batch types pass their own."""
-    inputs, targets = batch
-    return model(inputs), targets
-
-
-PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
 
 
 def resolve_precision(precision: str, accelerator: str = "auto") -> str:
@@ -55,14 +49,16 @@ def make_schedule(optimizer: torch.optim.Optimizer, kind: str, peak_lr: float, t
     return None
 
 
-def make_fabric(devices: int = 1, accelerator: str = "auto", precision: str = "auto") -> Fabric:
+def make_fabric(devices: int = 1, accelerator: str = "auto", precision: str = "auto", loggers=None) -> Fabric:
     """One Fabric per run: CPU or CUDA picked automatically, precision as `resolve_precision` says;
     devices > 1 launches DDP processes (Fabric re-runs this command once per extra device; gloo on CPU)."""
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
     strategy = "ddp" if devices > 1 else "auto"
+    # Fabric announces its precision on the root logger; each pipeline's own first line says it instead
+    logging.getLogger("lightning_fabric").setLevel(logging.WARNING)
     fabric = Fabric(accelerator=accelerator, devices=devices, strategy=strategy,
-                    precision=resolve_precision(precision, accelerator))
+                    precision=resolve_precision(precision, accelerator), loggers=loggers)
     fabric.launch()
     return fabric
 
@@ -102,37 +98,21 @@ def train_one_epoch(fabric: Fabric, model, optimizer, batches: Iterable, loss_fn
     return {"loss": total_loss / max(seen, 1), **_scalars(metric.compute())}
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, batches: Iterable, loss_fn, new_metric, forward=default_forward, device=None) -> dict:
-    """Loss and metrics over the whole of `batches` (accumulated, not averaged per batch)."""
-    model.eval()
-    metric = new_metric()
-    total_loss, seen = 0.0, 0
-    device = device or next(model.parameters()).device
-    for batch in batches:
-        batch = _to(batch, device)
-        outputs, targets = forward(model, batch)
-        n = len(targets) if hasattr(targets, "__len__") else 1
-        total_loss += loss_fn(outputs, targets).item() * n
-        seen += n
-        metric.update(outputs, targets)
-    return {"loss": total_loss / max(seen, 1), **metric.compute()}
-
-
 def fit(fabric: Fabric, model: nn.Module, optimizer: torch.optim.Optimizer, train_batches, val_batches, *,
         loss_fn: Callable, new_metric: Callable, epochs: int, run_dir: Path, scheduler=None,
         scheduler_per_step: bool = True, forward: Callable = default_forward, monitor: str = "accuracy",
         mode: str = "max", seed: int = 0, resume: bool = False, log: Callable[[str], None] | None = None,
-        val_every: int = 1) -> list[dict]:
+        val_every: int = 1, tag: str = "") -> list[dict]:
     """Train for `epochs` epochs, validating after every `val_every`-th and the last; write last/best weights
     and the training state atomically at every epoch end, so `resume=True` continues a killed run where it
-    stopped. Only validated epochs can become the best."""
+    stopped. Only validated epochs can become the best. Each epoch's scalars also go to Fabric's loggers
+    (TensorBoard in RUN_DIR), under `tag/` when one run fits several models."""
     run_dir = Path(run_dir)
     log = log or (lambda line: print(line, file=sys.stderr))
     history: list[dict] = []
     best = -math.inf if mode == "max" else math.inf
     if resume:
-        state = torch.load(run_dir / TRAIN_STATE, map_location="cpu", weights_only=True)
+        state = load_train_state(run_dir / TRAIN_STATE)
         load_weights(model, run_dir / LAST)
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
@@ -172,6 +152,8 @@ def fit(fabric: Fabric, model: nn.Module, optimizer: torch.optim.Optimizer, trai
                 "optimizer": unwrap_optimizer(optimizer).state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
             })
+            fabric.log_dict({f"{tag}/{k}" if tag else k: v for k, v in record.items()
+                             if k != "epoch" and isinstance(v, (int, float))}, step=epoch + 1)
             log(_epoch_line(record, epochs, monitor, improved))
         else:
             history.append({"epoch": epoch + 1})
@@ -193,17 +175,3 @@ def _epoch_line(record: dict, epochs: int, monitor: str, improved: bool) -> str:
         parts.append(f"val {monitor} {record[f'val_{monitor}']:.4f}" + (" *" if improved else ""))
     parts.append(f"{record['seconds']:.1f}s")
     return " | ".join(parts)
-
-
-def _scalars(stats: dict) -> dict:
-    return {k: v for k, v in stats.items() if isinstance(v, (int, float))}
-
-
-def _to(batch, device):
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device)
-    if isinstance(batch, (tuple, list)):
-        return type(batch)(_to(b, device) for b in batch)
-    if hasattr(batch, "to"):
-        return batch.to(device)
-    return batch

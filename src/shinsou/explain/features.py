@@ -27,35 +27,13 @@ POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d,
 
 
 # --------------------------------------------------------------------------------------------- reading the input
-def digit_input(model: nn.Module, image: str | os.PathLike, index: int = 0, invert: bool = False):
-    """An MNIST run's input, read as `shinsou predict` reads it: (1, 1, S, S) normalised tensor and its name."""
-    from shinsou.cnn.predict import load_inputs
-    from shinsou.cnn.transforms import eval_transform
-
-    items = load_inputs(image, invert)
-    if not 0 <= index < len(items):
-        raise ConfigError(f"--index {index}: {image} holds {len(items)} image(s) (0..{len(items) - 1})")
-    name, pixels = items[index][:2]  # (name, 28x28 uint8, ...)
-    x = eval_transform(torch.from_numpy(np.array(pixels, dtype=np.uint8))[None], model.input_size[-1])  # (1, 1, S, S)
-    return x, name
-
-
-# pipeline -> reader(model, image, index, invert) -> ((1, C, H, W) tensor, name). Other pipelines can offer
-# `explain_input(model, image, index=0, invert=False)` in their pipeline module instead of an entry here.
-INPUT_READERS = {"mnist": digit_input}
-
-
-def read_input(config: dict, model: nn.Module, image: str | os.PathLike, index: int = 0, invert: bool = False):
-    pipeline = config.get("pipeline", "?")
-    reader = INPUT_READERS.get(pipeline)
-    if reader is None:
-        from shinsou.pipelines import pipeline_module
-
-        reader = getattr(pipeline_module(pipeline), "explain_input", None)
-    if reader is None:
-        raise ConfigError(f"explain features: runs of pipeline {pipeline!r} do not say how to read an input "
-                          f"(no explain_input in their pipeline module; supported: {', '.join(INPUT_READERS)})")
-    return reader(model, image, index=index, invert=invert)
+def read_input(predictor, image: str | os.PathLike, index: int = 0, invert: bool = False):
+    """The run's own preprocessing, as `shinsou predict` applies it: its Predictor's `explain_input`."""
+    reader = getattr(predictor, "explain_input", None)
+    if reader is None or not isinstance(getattr(predictor, "model", None), nn.Module):
+        pipeline = predictor.config.get("pipeline", "?")
+        raise ConfigError(f"explain features: runs of pipeline {pipeline!r} have no image network to explain")
+    return reader(image, index=index, invert=invert)
 
 
 # ------------------------------------------------------------------------------------------------- hooks, Grad-CAM
@@ -180,10 +158,11 @@ def explain_features(run_dir: str | os.PathLike, image: str | os.PathLike, out: 
                      index: int = 0, invert: bool = False, target: str | None = None,
                      max_channels: int | None = None) -> dict[str, Any]:
     """Write filters, feature maps and a Grad-CAM overlay for one input of a trained run; returns what was written."""
-    from shinsou.engine.runs import load_run_model
+    from shinsou.api import load
 
-    model, config = load_run_model(run_dir)
-    x, name = read_input(config, model, image, index=index, invert=invert)  # (1, C, H, W)
+    predictor = load(run_dir)
+    model, config = predictor.model, predictor.config
+    x, name = read_input(predictor, image, index=index, invert=invert)  # (1, C, H, W)
     logits, captured = forward_with_maps(model, x)
     convs = [c for c in captured if c.type == "Conv2d"]
     if not convs:

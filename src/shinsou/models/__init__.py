@@ -11,9 +11,9 @@ from shinsou.errors import unknown_name
 
 # name -> (module, builder function); each builder takes keyword options such as num_classes
 MODELS: dict[str, tuple[str, str]] = {
-    "lenet5": ("shinsou.cnn.lenet", "lenet5"),
-    "lenet-caffe": ("shinsou.cnn.lenet", "lenet_caffe"),
-    "lenet-bn": ("shinsou.cnn.lenet", "lenet_bn"),
+    "lenet5": ("shinsou.mnist.lenet", "lenet5"),
+    "lenet-caffe": ("shinsou.mnist.lenet", "lenet_caffe"),
+    "lenet-bn": ("shinsou.mnist.lenet", "lenet_bn"),
     "vgg16": ("shinsou.transfer.backbones", "vgg16"),
     "vgg16_bn": ("shinsou.transfer.backbones", "vgg16_bn"),
     "resnet18": ("shinsou.transfer.backbones", "resnet18"),
@@ -23,9 +23,9 @@ MODELS: dict[str, tuple[str, str]] = {
     "efficientnet_lite0": ("shinsou.transfer.backbones", "efficientnet_lite0"),
     "gcn-node": ("shinsou.graphs.gcn", "gcn_node"),
     "gcn-graph": ("shinsou.graphs.gcn", "gcn_graph"),
-    "segnet": ("shinsou.segmentation.segnet", "segnet"),
-    "segnet-basic": ("shinsou.segmentation.segnet", "segnet_basic"),
-    "tgcn": ("shinsou.graphs.traffic.model", "tgcn"),
+    "segnet": ("shinsou.segnet.segnet", "segnet"),
+    "segnet-basic": ("shinsou.segnet.segnet", "segnet_basic"),
+    "tgcn": ("shinsou.traffic.model", "tgcn"),
 }
 
 

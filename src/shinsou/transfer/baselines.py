@@ -50,8 +50,8 @@ def linear_probe(backbone: str, train: ImageSet, test: ImageSet, size: int, weig
 def lenet_scratch(train: ImageSet, val: ImageSet, test: ImageSet, epochs: int = 60, lr: float = 0.01, seed: int = 0,
                   precision: str = "auto") -> dict:
     """Caffe's LeNet on the 28x28 grey images themselves, SGD + one-cycle, the MNIST pipeline's augmentation."""
-    from shinsou.cnn.lenet import lenet_caffe
-    from shinsou.cnn.transforms import eval_transform as digit_eval, train_transform as digit_train
+    from shinsou.mnist.lenet import lenet_caffe
+    from shinsou.mnist.transforms import eval_transform as digit_eval, train_transform as digit_train
     from shinsou.engine.batches import InMemoryBatches
     from shinsou.engine.checkpoint import BEST, load_weights
     from shinsou.engine.metrics import ConfusionMatrix

@@ -13,7 +13,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from shinsou.cnn.data import load_digit_data, stratified_split
+from shinsou.mnist.data import load_digit_data, stratified_split
 from shinsou.errors import DataError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from shinsou.cnn.transforms import random_affine
+from shinsou.mnist.transforms import random_affine
 
 
 def to_model_input(x: torch.Tensor, size: int, mean, std, interpolation: str = "bilinear") -> torch.Tensor:
