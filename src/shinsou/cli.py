@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from shinsou import __version__
 from shinsou.console import clean_for_json, console, err_console, print_json
-from shinsou.errors import ConfigError, ShinsouError
+from shinsou.errors import ConfigError, Interrupted, ShinsouError
 from shinsou.pipelines import PIPELINES
 
 HELP = "shinsou (深層): train, evaluate, inspect and serve the deep-learning lecture's models on your own data."
@@ -260,16 +261,58 @@ def predictions_table(records: list[dict]):
 
 
 # ------------------------------------------------------------------------------------------------- the app
+def interruptible(function):
+    """Ctrl-C inside a command becomes `Interrupted`, which main() reports (Typer would exit 130 without a word)."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+
+    return wrapper
+
+
 def version_callback(value: bool) -> None:
     if value:
         console.print(f"shinsou {__version__}")
         raise typer.Exit()
 
 
-def build_app() -> typer.Typer:
+class LazyGroup(TyperGroup):
+    """A command group whose subcommands are made when asked for: `shinsou train mnist` imports mnist's Config
+    only, so every command starts fast and one broken pipeline cannot take the others down."""
+
+    def __init__(self, *args, make: Any = None, names: Any = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.make, self.names = make, names
+
+    def list_commands(self, ctx) -> list[str]:
+        return self.names()
+
+    def get_command(self, ctx, name: str):
+        function = self.make(name) if name in self.names() else None
+        if function is None:
+            return None
+        single = typer.Typer(add_completion=False)
+        single.command(name)(interruptible(function))
+        return typer.main.get_command(single)
+
+
+def data_commands() -> dict[str, Any]:
+    from shinsou.pipelines import pipeline_part
+
+    found = {}
+    for name in PIPELINES:
+        found.update(getattr(pipeline_part(name, "commands", optional=True), "DATA_COMMANDS", {}))
+    return found
+
+
+def build_app():
     """The command tree, made from PIPELINES when the command runs (a pipeline added there appears everywhere)."""
     from shinsou.explain.cli import explain_app
-    from shinsou.pipelines import pipeline_part
 
     app = typer.Typer(name="shinsou", help=HELP, no_args_is_help=True, add_completion=False,
                       pretty_exceptions_enable=False)
@@ -279,22 +322,18 @@ def build_app() -> typer.Typer:
                                                   callback=version_callback, is_eager=True)):
         """shinsou (深層): train, evaluate, inspect and serve the lecture's models on your own data."""
 
-    train_app = typer.Typer(help="Train a model. Each pipeline is a subcommand; every run writes RUN_DIR/report.html.",
-                            no_args_is_help=True)
-    data_app = typer.Typer(help="Make data sets (generators for the embedded defaults).", no_args_is_help=True)
-    for name in PIPELINES:
-        train_app.command(name)(train_command(name))
-        commands = pipeline_part(name, "commands", optional=True)
-        for verb, function in getattr(commands, "DATA_COMMANDS", {}).items():
-            data_app.command(verb)(function)
-    app.add_typer(train_app, name="train")
-    app.add_typer(data_app, name="data")
     app.add_typer(explain_app, name="explain")
-    app.command()(evaluate)
-    app.command()(predict)
-    app.command()(runs)
-    app.command()(explore)
-    return app
+    app.command()(interruptible(evaluate))
+    app.command()(interruptible(predict))
+    app.command()(interruptible(runs))
+    app.command()(interruptible(explore))
+    group = typer.main.get_command(app)
+    group.add_command(LazyGroup(name="train", no_args_is_help=True, make=train_command, names=lambda: list(PIPELINES),
+                                help="Train a model. Each pipeline is a subcommand; every run writes RUN_DIR/report.html."))
+    group.add_command(LazyGroup(name="data", no_args_is_help=True, make=lambda n: data_commands().get(n),
+                                names=lambda: list(data_commands()),
+                                help="Make data sets (generators for the embedded defaults)."))
+    return group
 
 
 def quiet_libraries() -> None:
@@ -306,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
     quiet_libraries()
     try:
-        result = build_app()(args=argv, prog_name="shinsou", standalone_mode=False)
+        result = build_app().main(args=argv, prog_name="shinsou", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except ShinsouError as e:
         err_console.print(f"error: {e}", markup=False, soft_wrap=True)
@@ -316,12 +355,17 @@ def main(argv: list[str] | None = None) -> int:
     except typer.TyperException as e:  # a usage error (unknown option, bad value): Click's usage line and message
         e.show()
         return getattr(e, "exit_code", 2)
-    except (typer.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt, Interrupted):
         run_dir = os.environ.get("SHINSOU_RUN_DIR")
         if run_dir and Path(run_dir, "train_state.pt").exists():
-            hint = f"; the last finished epoch is saved, continue with: shinsou train ... --resume {run_dir}"
-        else:
+            from shinsou.engine.runs import read_status
+
+            pipeline = read_status(Path(run_dir)).get("pipeline", "PIPELINE")
+            hint = f"; the last finished epoch is saved, continue with: shinsou train {pipeline} --resume {run_dir}"
+        elif run_dir:
             hint = "; no epoch had finished, nothing was kept"
+        else:
+            hint = ""
         err_console.print(f"interrupted{hint}", markup=False, soft_wrap=True)
         return 130
     except Exception as e:  # a bug, not a user error: one line unless asked for the traceback

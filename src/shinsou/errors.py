@@ -17,3 +17,7 @@ class ConfigError(ShinsouError):
 def unknown_name(kind: str, name: str, known) -> ConfigError:
     """`unknown model 'lenet' (known: lenet-caffe, lenet5)`: list the valid choices."""
     return ConfigError(f"unknown {kind} {name!r} (known: {', '.join(sorted(known))})")
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a command; the CLI says what was kept and exits with status 130."""
