@@ -126,7 +126,7 @@ def test_checkpoint_alone_rebuilds_the_model(trained_run):
 BAD_INPUTS = [
     ("missing path", ["train", "mnist", "--data", "{tmp}/nowhere"], "error: {tmp}/nowhere: no such file or folder"),
     ("not MNIST layout", ["train", "mnist", "--data", "{tmp}"], "error: {tmp}: not an MNIST-layout folder (no train-images-idx3-ubyte[.gz])"),
-    ("unknown model", ["train", "mnist", "--model", "lenet", "--epochs", "1"], "error: unknown model 'lenet' for mnist (known: lenet-bn, lenet-caffe, lenet5)"),
+    ("unknown model", ["train", "mnist", "--model", "lenet", "--epochs", "1"], "error: unknown model 'lenet' (known: lenet-caffe, lenet5, lenet-bn)"),
     ("bad epochs", ["train", "mnist", "--epochs", "0"], "error: --epochs must be at least 1, got 0"),
     ("not a run", ["evaluate", "{tmp}"], "error: {tmp}: not a run directory (no config.yaml; train one with `shinsou train ...`)"),
 ]
