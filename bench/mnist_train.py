@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from shinsou.mnist.data import load_digit_data
-from shinsou.mnist.config import Config as MnistConfig, make_optimizer
+from shinsou.mnist.config import Config as MnistConfig
+from shinsou.mnist.train import make_optimizer
 from shinsou.mnist.transforms import eval_transform, train_transform
 from shinsou.engine.batches import InMemoryBatches
 from shinsou.engine.metrics import ConfusionMatrix
