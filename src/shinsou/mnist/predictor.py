@@ -37,7 +37,7 @@ def predict_proba(model: nn.Module, images: np.ndarray, batch_size: int = 1000) 
     size = model.input_size[-1]
     out = []
     for start in range(0, len(images), batch_size):
-        chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]))
+        chunk = torch.from_numpy(np.array(images[start:start + batch_size], dtype=np.uint8))  # a copy: inputs may be read-only memory maps
         out.append(torch.softmax(model(eval_transform(chunk, size).to(device)), 1).cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, model.head.out_features), np.float32)
 
@@ -144,8 +144,8 @@ class DigitPredictor:
 
     def evaluate_digits(self, digits: DigitSet) -> dict:
         images = check_digit_images(np.asarray(digits.images), digits.source)
-        x = eval_transform(torch.from_numpy(np.ascontiguousarray(images)), self.model.input_size[-1])
-        y = torch.from_numpy(np.asarray(digits.labels, dtype=np.int64))
+        x = eval_transform(torch.from_numpy(np.array(images, dtype=np.uint8)), self.model.input_size[-1])
+        y = torch.from_numpy(np.array(digits.labels, dtype=np.int64))
         metrics = evaluate(self.model, InMemoryBatches(x, y, 1000), nn.CrossEntropyLoss(),
                            lambda: ConfusionMatrix(len(self.class_names)))
         return {**metrics, "source": digits.source, "class_names": self.class_names}
