@@ -19,7 +19,8 @@ def default_forward(model: nn.Module, batch: Batch):
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Iterable, loss_fn, new_metric, forward=default_forward, device=None) -> dict:
-    """Loss and metrics over the whole of `batches` (accumulated, not averaged per batch)."""
+    """Loss and metrics over the whole of `batches` (accumulated, not averaged per batch). With `loss_fn=None`
+    (models that compute their own loss in training and return predictions in eval mode) only the metric is kept."""
     model.eval()
     metric = new_metric()
     total_loss, seen = 0.0, 0
@@ -28,10 +29,12 @@ def evaluate(model: nn.Module, batches: Iterable, loss_fn, new_metric, forward=d
         batch = to_device(batch, device)
         outputs, targets = forward(model, batch)
         n = len(targets) if hasattr(targets, "__len__") else 1
-        total_loss += loss_fn(outputs, targets).item() * n
+        if loss_fn is not None:
+            total_loss += loss_fn(outputs, targets).item() * n
         seen += n
         metric.update(outputs, targets)
-    return {"loss": total_loss / max(seen, 1), **metric.compute()}
+    scores = metric.compute()
+    return {"loss": total_loss / max(seen, 1), **scores} if loss_fn is not None else scores
 
 
 def scalars(stats: dict) -> dict:

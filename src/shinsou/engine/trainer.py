@@ -72,15 +72,18 @@ def setup(fabric: Fabric, model: nn.Module, optimizer: torch.optim.Optimizer):
 
 def train_one_epoch(fabric: Fabric, model, optimizer, batches: Iterable, loss_fn, new_metric, forward=default_forward,
                     scheduler=None, description: str = "train") -> dict:
+    """One pass over `batches`. `loss_fn(outputs, targets)` gives the loss; with `loss_fn=None` the model's forward
+    returns it, as a scalar or a dict of named losses that are summed (torchvision's detection models do this)."""
     model.train()
-    metric = new_metric()
+    metric = new_metric() if new_metric is not None else None
     total_loss, seen = 0.0, 0
+    parts: dict[str, float] = {}
     bar = tqdm(batches, desc=description, leave=False, disable=not fabric.is_global_zero or None, file=sys.stderr,
                dynamic_ncols=True)
     for step, batch in enumerate(bar):
         batch = fabric.to_device(batch)
         outputs, targets = forward(model, batch)
-        loss = loss_fn(outputs, targets)
+        loss = loss_of(outputs, targets, loss_fn)
         if not torch.isfinite(loss):
             raise ShinsouError(f"training diverged: the loss became {loss.item()} ({description}); try a lower --lr")
         optimizer.zero_grad(set_to_none=True)
@@ -91,11 +94,29 @@ def train_one_epoch(fabric: Fabric, model, optimizer, batches: Iterable, loss_fn
         n = len(targets) if hasattr(targets, "__len__") else 1
         total_loss += loss.item() * n
         seen += n
-        with torch.no_grad():
-            metric.update(outputs.detach(), targets)
+        if isinstance(outputs, dict):  # named losses: each one's mean is reported beside the total
+            for name, value in outputs.items():
+                parts[name] = parts.get(name, 0.0) + float(value.detach()) * n
+        elif metric is not None:
+            with torch.no_grad():
+                metric.update(outputs.detach(), targets)
         if step % 20 == 0 and not bar.disable:
-            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{metric.compute().get('accuracy', float('nan')):.4f}")
-    return {"loss": total_loss / max(seen, 1), **_scalars(metric.compute())}
+            shown = {"loss": f"{total_loss / seen:.4f}"}
+            if metric is not None and not parts:
+                shown["acc"] = f"{metric.compute().get('accuracy', float('nan')):.4f}"
+            bar.set_postfix(**shown)
+    stats = {"loss": total_loss / max(seen, 1), **{k: v / max(seen, 1) for k, v in parts.items()}}
+    if metric is not None and not parts:
+        stats.update(_scalars(metric.compute()))
+    return stats
+
+
+def loss_of(outputs, targets, loss_fn) -> torch.Tensor:
+    if loss_fn is not None:
+        return loss_fn(outputs, targets)
+    if isinstance(outputs, dict):
+        return sum(outputs.values())
+    return outputs
 
 
 def fit(fabric: Fabric, model: nn.Module, optimizer: torch.optim.Optimizer, train_batches, val_batches, *,
