@@ -191,3 +191,38 @@ def test_two_process_ddp_run(digits_1000, tmp_path):
     assert "2 process(es)" in result.stderr
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["n"] == 500 and metrics["accuracy"] > 0.5
+
+
+def test_inputs_validated_where_they_enter(trained_run, tmp_path, cli):
+    """A decompression bomb, IDX images of another size, a non-UTF-8 CSV, evaluation data with other classes:
+    each one line and exit 2, before any scoring."""
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (12_000, 12_000)).save(bomb)  # 144 Mpixel of one bit: a few kB on disk
+    code, _, err = cli("predict", trained_run, bomb)
+    assert code == 2 and err.strip() == (f"error: {bomb}: 12000x12000 is over the limit of 50,000,000 pixels "
+                                          "(a decompression bomb or an image far larger than any model here takes)")
+    big = write_idx(tmp_path / "big-images-idx3-ubyte", np.zeros((3, 32, 32), np.uint8))
+    code, _, err = cli("predict", trained_run, big)
+    assert code == 2 and err.strip() == (f"error: {big}: images are 32x32, the model takes 28x28 (MNIST's size); "
+                                          "resize them or pass them as image files")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("label,pixel0\n".encode() + "7,\xe9\n".encode("latin-1"))
+    code, _, err = cli("predict", trained_run, latin)
+    assert code == 2 and err.startswith(f"error: {latin}") and "UTF-8" in err and len(err.strip().splitlines()) == 1
+    fashion = tmp_path / "fashion"
+    fashion.mkdir()
+    sample = embedded_sample_dir()
+    write_idx(fashion / "train-images-idx3-ubyte", read_idx_images(sample / "train-images-idx3-ubyte.gz")[:50])
+    write_idx(fashion / "train-labels-idx1-ubyte", read_idx_labels(sample / "train-labels-idx1-ubyte.gz")[:50])
+    (fashion / "classes.txt").write_text("\n".join(f"item{i}" for i in range(10)))
+    code, _, err = cli("evaluate", trained_run, "--data", fashion)
+    assert code == 2 and err.strip() == (f"error: {fashion}: classes (item0, item1, item2, item3, item4, item5, ...) "
+                                          "differ from the run's (0, 1, 2, 3, 4, 5, ...); evaluate on data labelled "
+                                          "like the training data")
+
+
+def test_a_normal_run_prints_no_library_warning(tmp_path):
+    done = subprocess.run([*SHINSOU, "train", "mnist", "--epochs", "1", "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "default"})
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "Automatic Mixed Precision" not in done.stderr, done.stderr

@@ -32,23 +32,23 @@ def open_image(source: Any, mode: str | None = None, max_pixels: int = MAX_PIXEL
         if isinstance(source, (str, os.PathLike)) and not Path(source).exists():
             raise DataError(f"{label}: no such file")
         stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+        bomb = f"is over the limit of {max_pixels:,} pixels (a decompression bomb or an image far larger than any model here takes)"
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with warnings.catch_warnings():  # PIL's own warning is replaced by the check below, before decoding
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 image = Image.open(stream)
                 width, height = image.size
                 if width * height > max_pixels:
-                    raise DataError(f"{label}: {width}x{height} pixels is over the limit of {max_pixels:,} "
-                                    f"(a decompression bomb or an image far larger than any model here takes)")
+                    raise DataError(f"{label}: {width}x{height} {bomb}")
                 image.load()
         except DataError:
             raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise DataError(f"{label}: over PIL's decompression-bomb pixel limit") from None
+        except Image.DecompressionBombError:  # so large that PIL refuses even to read its header
+            raise DataError(f"{label}: {bomb}") from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
             raise DataError(f"{label}: cannot be read as an image ({e.__class__.__name__})") from None
     if image.width * image.height > max_pixels:
-        raise DataError(f"{label}: {image.width}x{image.height} pixels is over the limit of {max_pixels:,}")
+        raise DataError(f"{label}: {image.width}x{image.height} is over the limit of {max_pixels:,} pixels")
     return image.convert(mode) if mode and image.mode != mode else image
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from shinsou.errors import DataError
+from shinsou.formats.text import read_text
 
 
 def read_kaggle_csv(path: str | os.PathLike, side: int = 28) -> tuple[np.ndarray, np.ndarray | None]:
@@ -19,8 +20,7 @@ def read_kaggle_csv(path: str | os.PathLike, side: int = 28) -> tuple[np.ndarray
         raise DataError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file")
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        lines = f.read().splitlines()
+    lines = read_text(path).splitlines()
     lines = [line for line in lines if line.strip()]
     if not lines:
         raise DataError(f"{path}: empty file")
