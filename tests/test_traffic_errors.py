@@ -1,9 +1,16 @@
 """Bad traffic input: each mistake is one line on stderr naming the file (and line, node, timestamp) and exit status 2,
-before any run directory is made."""
+and no run directory is left behind."""
 
 from __future__ import annotations
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    """Runs without --out go to ./runs: here, not into the repository."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SHINSOU_RUN_DIR", raising=False)
 
 NODES = "id,x,y\nA,0,0\nB,1,0\nC,1,1\n"
 EDGES = "source,target,length\nA,B,1.0\nB,C,3.0\n"
@@ -118,9 +125,23 @@ def test_too_little_data_for_the_window(cli, tmp_path):
                    "use more data or a shorter --window/--horizon\n")
 
 
+def test_no_run_directory_is_left_behind(cli, tmp_path):
+    folder = dcrnn_folder(tmp_path, ",1,2,1\n2012-03-01 00:00:00,60,61,62\n2012-03-01 00:05:00,60,61,62\n")
+    assert cli("train", "traffic", "--data", folder)[0] == 2
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
 def test_bad_flags(cli, tmp_path):
     assert cli("train", "traffic", "--window", "0")[2] == "error: --window must be at least 1, got 0\n"
+    assert cli("train", "traffic", "--sim-nodes", "1")[2] == "error: --sim-nodes must be at least 2, got 1\n"
+    assert cli("train", "traffic", "--distances", "d.csv")[2] == \
+        "error: --distances goes with --data (a METR-LA/PEMS-BAY speed table)\n"
     code, _, err = cli("train", "traffic", "--model", "lenet5")
-    assert code == 2 and err == "error: unknown model 'lenet5' for traffic (known: tgcn)\n"
+    assert code == 2 and err == "error: unknown model 'lenet5' (known: tgcn)\n"
+    code, _, err = cli("train", "traffic", "--precision", "64")
+    assert code == 2 and err == "error: unknown precision '64' (known: auto, 32-true, bf16-mixed, 16-mixed)\n"
     code, _, err = cli("data", "make-traffic", "--out", tmp_path / "d", "--step-minutes", "7")
-    assert code == 2 and "--step-minutes must divide 1440" in err
+    assert (code, err) == (2, "error: --step-minutes must divide 1440 (the minutes of a day), got 7\n")
+    code, _, err = cli("data", "make-traffic", "--out", tmp_path / "d", "--sim-nodes", "1")
+    assert (code, err) == (2, "error: --sim-nodes must be at least 2, got 1\n")
+    assert not (tmp_path / "d").exists() and not (tmp_path / "runs").exists()

@@ -13,6 +13,7 @@ import pandas as pd
 from shinsou.errors import DataError
 
 NODES, EDGES, READINGS = "nodes.csv", "edges.csv", "readings.csv"
+TRAINED_NETWORK = "the network the run was trained on"
 
 
 @dataclass
@@ -200,13 +201,18 @@ def read_edges(path: Path, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return _edge_table(frame, path, ids, "source", "target", "length", NODES)
 
 
-def parse_times(raw: pd.Series, path: Path, line_offset: int = 2) -> pd.DatetimeIndex:
+def row_name(source, i: int, first_line: int | None = 2) -> str:
+    """Where row i is: `FILE line N` in a CSV (the header is line 1), `NAME row i` in a DataFrame (first_line None)."""
+    return f"{source} row {i}" if first_line is None else f"{source} line {i + first_line}"
+
+
+def parse_times(raw: pd.Series, path: Path, first_line: int | None = 2) -> pd.DatetimeIndex:
     times = pd.to_datetime(raw, errors="coerce", format="ISO8601")
     if times.isna().any():  # not ISO 8601 throughout: let pandas guess the format
         times = pd.to_datetime(raw, errors="coerce", format="mixed")
     if times.isna().any():
         i = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise DataError(f"{path} line {i + line_offset}: cannot read timestamp {show(raw.iloc[i])}")
+        raise DataError(f"{row_name(path, i, first_line)}: cannot read timestamp {show(raw.iloc[i])}")
     return pd.DatetimeIndex(times)
 
 
@@ -233,27 +239,35 @@ def _duration(step: pd.Timedelta) -> str:
 
 def read_readings(path: Path, ids: list[str]) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """readings.csv: `timestamp`, `node`, `value`, one row per node and timestamp (long format)."""
-    frame = read_csv(path, dtype=str, keep_default_na=False)
+    return readings_from_frame(read_csv(path, dtype=str, keep_default_na=False), path, ids)
+
+
+def readings_from_frame(frame: pd.DataFrame, path, ids: list[str], first_line: int | None = 2,
+                        known_from: str = NODES) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Long readings (`timestamp`, `node`, `value` rows, as read from readings.csv or given as a DataFrame) ->
+    (T,) timestamps and (T, N) values in `ids` order; every node needs a reading at every, evenly spaced, timestamp."""
     need_columns(frame, path, ("timestamp", "node", "value"))
     if len(frame) == 0:
         raise DataError(f"{path}: no readings")
-    nodes = frame["node"].str.strip()
+    frame = frame.reset_index(drop=True)
+    nodes = frame["node"].astype(str).str.strip()
+    stamps = frame["timestamp"].astype(str).str.strip()
     known = nodes.isin(set(ids)).to_numpy()
     if not known.all():
         i = int(np.flatnonzero(~known)[0])
-        raise DataError(f"{path} line {i + 2}: reading for unknown node {nodes.iloc[i]!r} (not in {NODES})")
+        raise DataError(f"{row_name(path, i, first_line)}: reading for unknown node {nodes.iloc[i]!r} (not in {known_from})")
     values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{path} line {i + 2}: reading for node {nodes.iloc[i]!r} at {frame['timestamp'].iloc[i].strip()} "
+        raise DataError(f"{row_name(path, i, first_line)}: reading for node {nodes.iloc[i]!r} at {stamps.iloc[i]} "
                         f"is not a number ({show(frame['value'].iloc[i])})")
-    times = parse_times(frame["timestamp"].str.strip(), path)
+    times = parse_times(stamps, path, first_line)
     long = pd.DataFrame({"timestamp": times, "node": nodes.to_numpy(), "value": values})
     dup = long.duplicated(["timestamp", "node"]).to_numpy()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
-        raise DataError(f"{path} line {i + 2}: a second reading for node {nodes.iloc[i]!r} at {times[i]}")
+        raise DataError(f"{row_name(path, i, first_line)}: a second reading for node {nodes.iloc[i]!r} at {times[i]}")
     table = long.pivot(index="timestamp", columns="node", values="value").sort_index()
     for node in ids:
         if node not in table.columns:
@@ -278,7 +292,7 @@ def read_csv_layout(folder: Path) -> TrafficData:
 
 
 def read_series_file(path: Path, node_ids: list[str]) -> tuple[pd.DatetimeIndex, np.ndarray]:
-    """Readings alone, for forecasting with a trained network: readings.csv (long) or a speed table (wide)."""
+    """Readings alone, for forecasting with a trained network: a data folder, readings.csv (long) or a speed table (wide)."""
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
@@ -287,12 +301,29 @@ def read_series_file(path: Path, node_ids: list[str]) -> tuple[pd.DatetimeIndex,
     with open(path, encoding="utf-8", errors="replace") as f:
         header = [h.strip() for h in f.readline().split(",")]
     if {"timestamp", "node", "value"} <= set(header):
-        return read_readings(path, node_ids)
+        return readings_from_frame(read_csv(path, dtype=str, keep_default_na=False), path, node_ids,
+                                   known_from=TRAINED_NETWORK)
     from shinsou.traffic.dcrnn import read_speed_table
 
-    timestamps, sensors, values = read_speed_table(path)
+    return _in_order(*read_speed_table(path), node_ids, str(path))
+
+
+def read_series_frame(frame: pd.DataFrame, node_ids: list[str], name: str) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """The same readings as a DataFrame: long (`timestamp`, `node`, `value` columns) or wide (timestamps by sensor)."""
+    frame = frame.rename(columns=lambda c: str(c).strip())
+    if {"timestamp", "node", "value"} <= set(frame.columns):
+        return readings_from_frame(frame, name, node_ids, first_line=None,
+                                   known_from=TRAINED_NETWORK)
+    from shinsou.traffic.dcrnn import speed_table_from_frame
+
+    return _in_order(*speed_table_from_frame(frame, name), node_ids, name)
+
+
+def _in_order(timestamps: pd.DatetimeIndex, sensors: list[str], values: np.ndarray, node_ids: list[str],
+              source: str) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """A speed table's columns in the run's node order (a sensor missing or extra is an error)."""
     data = TrafficData(RoadNetwork(sensors, None, np.zeros((0, 2), np.int64), np.zeros(0), np.zeros(0)),
-                       timestamps, values, str(path))
+                       timestamps, values, source)
     data = data.subset_nodes(node_ids)
     return data.timestamps, data.values
 

@@ -56,18 +56,26 @@ def read_speed_table(path: Path) -> tuple[pd.DatetimeIndex, list[str], np.ndarra
                             "and pass the CSV") from None
         except (OSError, ValueError, KeyError) as e:
             raise DataError(f"{path}: not a readable HDF5 speed table ({str(e).splitlines()[0]})") from None
-        header = [str(c) for c in table.columns]
-        stamps, raw = pd.Series(table.index.astype(str)), table
-        line_offset = 0
-    else:
-        if not path.exists():
-            raise DataError(f"{path}: no such file")
-        with open(path, encoding="utf-8", errors="replace") as f:
-            header = [h.strip() for h in f.readline().rstrip("\n").split(",")][1:]
-        raw = read_csv(path, dtype=str, keep_default_na=False)
-        stamps = raw.iloc[:, 0].str.strip()
-        raw = raw.iloc[:, 1:]
-        line_offset = 2
+        return speed_table_from_frame(table, path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        header = [h.strip() for h in f.readline().rstrip("\n").split(",")][1:]
+    raw = read_csv(path, dtype=str, keep_default_na=False)
+    return _speed_table(path, header, raw.iloc[:, 0].str.strip(), raw.iloc[:, 1:], first_line=2)
+
+
+def speed_table_from_frame(table: pd.DataFrame, source) -> tuple[pd.DatetimeIndex, list[str], np.ndarray]:
+    """The speed table as a DataFrame (what `pd.read_hdf` gives): timestamps as the index (or a `timestamp` column),
+    one column per sensor."""
+    if "timestamp" in table.columns and not isinstance(table.index, pd.DatetimeIndex):
+        table = table.set_index("timestamp")
+    stamps = pd.Series(table.index.astype(str)).str.strip()
+    return _speed_table(source, [str(c).strip() for c in table.columns], stamps, table, first_line=None)
+
+
+def _speed_table(path, header: list[str], stamps: pd.Series, raw: pd.DataFrame,
+                 first_line: int | None) -> tuple[pd.DatetimeIndex, list[str], np.ndarray]:
     seen: dict[str, int] = {}
     for i, sensor in enumerate(header):
         if sensor in seen:
@@ -81,7 +89,7 @@ def read_speed_table(path: Path) -> tuple[pd.DatetimeIndex, list[str], np.ndarra
         r, c = (int(v[0]) for v in np.nonzero(bad))
         raise DataError(f"{path}: reading for sensor {header[c]!r} at {stamps.iloc[r]} is not a number "
                         f"({show(raw.iloc[r, c])})")
-    timestamps = parse_times(stamps, path, line_offset)
+    timestamps = parse_times(stamps, path, first_line)
     check_even_spacing(timestamps, path)
     return timestamps, header, values.astype(np.float32)
 

@@ -3,10 +3,15 @@ whose gates are graph convolutions (Kipf & Welling 2017, torch_geometric's GCNCo
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
-from torch_geometric.nn import GCNConv
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+with warnings.catch_warnings():  # torch_geometric 2.8 still calls torch.jit.script at import, which torch 2.14 deprecates
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+    from torch_geometric.nn import GCNConv
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 # Architecture as data: the sizes the builder uses when a run does not say otherwise
 TGCN_SIZES = dict(in_features=4, hidden=64, window=12, horizon=12)

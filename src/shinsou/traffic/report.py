@@ -1,5 +1,5 @@
-"""The traffic run report: MAE/RMSE per horizon for T-GCN, last value and historical average; learning curves;
-predicted against actual speeds for a few nodes over a held-out day; the road network drawn with each node's error."""
+"""The traffic run report's sections: MAE/RMSE per horizon for T-GCN, last value and historical average; learning
+curves; predicted against actual speeds for a few nodes over a held-out day; the road network drawn with each node's error."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from shinsou.engine.report import Section, figure_path, plot_curves, save_figure, write_report  # noqa: E402
+from shinsou.engine.report import Section, figure_path, plot_curves, save_figure  # noqa: E402
 from shinsou.traffic.data import TrafficData  # noqa: E402
-from shinsou.traffic.pipeline import Forecasts, report_steps  # noqa: E402
+from shinsou.traffic.evaluation import Forecasts, report_steps  # noqa: E402
 
 NAMES = {"model": "T-GCN", "last_value": "last value", "historical_average": "historical average"}
 COLOURS = {"actual": "#222222", "model": "#d1495b", "last_value": "#8d99ae", "historical_average": "#2e86ab"}
@@ -91,8 +91,8 @@ def layout(data: TrafficData) -> np.ndarray:
     return np.array([where[i] for i in range(data.network.num_nodes)])
 
 
-def plot_network(forecasts: Forecasts, data: TrafficData, path: Path, ax=None) -> Path | None:
-    """The road network: segments as lines (thicker = stronger weight), nodes coloured by the model's test MAE."""
+def plot_network(data: TrafficData, node_values: np.ndarray, label: str, path: Path, ax=None) -> Path | None:
+    """The road network: segments as lines (thicker = stronger weight), nodes coloured by `node_values` (N,)."""
     pos = layout(data)
     own = ax is None
     if own:
@@ -100,13 +100,12 @@ def plot_network(forecasts: Forecasts, data: TrafficData, path: Path, ax=None) -
     net = data.network
     for (a, b), w in zip(net.edges, net.weights):
         ax.plot(pos[[a, b], 0], pos[[a, b], 1], color="#999999", lw=0.5 + 2.5 * w, zorder=1)
-    mae = np.abs(forecasts.model - forecasts.actual).mean((0, 1))  # (N,)
-    dots = ax.scatter(pos[:, 0], pos[:, 1], c=mae, cmap="viridis", s=90 if net.num_nodes <= 60 else 20,
+    dots = ax.scatter(pos[:, 0], pos[:, 1], c=node_values, cmap="viridis", s=90 if net.num_nodes <= 60 else 20,
                       edgecolors="white", zorder=2)
     if net.num_nodes <= 60:
         for i, name in enumerate(net.node_ids):
             ax.annotate(name, pos[i], fontsize=6, xytext=(4, 4), textcoords="offset points")
-    plt.colorbar(dots, ax=ax, label=f"T-GCN test MAE ({data.unit or 'data units'})", shrink=0.8)
+    plt.colorbar(dots, ax=ax, label=label, shrink=0.8)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -114,11 +113,20 @@ def plot_network(forecasts: Forecasts, data: TrafficData, path: Path, ax=None) -
     return save_figure(ax.figure, path) if own else None
 
 
+def node_errors(forecasts: Forecasts) -> np.ndarray:
+    """(N,) the model's test MAE at each node, over every window and horizon step."""
+    return np.abs(forecasts.model - forecasts.actual).mean((0, 1))
+
+
+def error_label(data: TrafficData) -> str:
+    return f"T-GCN test MAE ({data.unit or 'data units'})"
+
+
 def plot_overview(forecasts: Forecasts, data: TrafficData, metrics: dict, path: Path, step: int) -> Path:
     """One picture for the README: the network with per-node error, and the busiest node's held-out day."""
     fig = plt.figure(figsize=(13, 4.8))
     net_ax = fig.add_subplot(1, 2, 1)
-    plot_network(forecasts, data, path, ax=net_ax)
+    plot_network(data, node_errors(forecasts), error_label(data), path, ax=net_ax)
     ax = fig.add_subplot(1, 2, 2)
     targets = held_out_day(forecasts, data, step)
     rows = targets - step - forecasts.ends[0]
@@ -139,22 +147,22 @@ def plot_overview(forecasts: Forecasts, data: TrafficData, metrics: dict, path: 
     return save_figure(fig, path)
 
 
-def write_traffic_report(run_dir: Path, config: dict, history: list[dict], metrics: dict, forecasts: Forecasts,
-                         data: TrafficData) -> Path:
+def report_sections(run_dir: Path, cfg, history: list[dict], metrics: dict, forecasts: Forecasts,
+                    data: TrafficData) -> list[Section]:
     run_dir = Path(run_dir)
     steps = report_steps(metrics["horizon"], metrics["step_minutes"])
     step = steps[len(steps) // 2]  # 30 minutes ahead with the default horizon
     curves = plot_curves(history, figure_path(run_dir, "curves.png"), ("loss", "mae"))
     horizons = plot_horizons(metrics, figure_path(run_dir, "horizons.png"))
     day = plot_day(forecasts, data, figure_path(run_dir, "held_out_day.png"), step)
-    network = plot_network(forecasts, data, figure_path(run_dir, "network.png"))
+    network = plot_network(data, node_errors(forecasts), error_label(data), figure_path(run_dir, "network.png"))
     overview = plot_overview(forecasts, data, metrics, figure_path(run_dir, "forecast.png"), step)
     best = min(("model", *metrics["baselines"]), key=lambda k: (metrics if k == "model" else metrics["baselines"][k])["mae"])
     summary = {"test MAE (T-GCN)": metrics["mae"], "test MAE (last value)": metrics["baselines"]["last_value"]["mae"],
                "test MAE (historical average)": metrics["baselines"]["historical_average"]["mae"],
                "lowest MAE": NAMES[best], "test span": metrics["test_span"], "test windows": metrics["n_windows"],
                "nodes": metrics["n_nodes"], "source": metrics["source"],
-               "road network given to the model": bool(config.get("graph", True)), "epochs": len(history),
+               "road network given to the model": bool(cfg.graph), "epochs": len(history),
                "training time (s)": round(sum(h.get("seconds", 0) for h in history), 1)}
     sections = [
         Section("Summary", tables=[summary]),
@@ -168,6 +176,4 @@ def write_traffic_report(run_dir: Path, config: dict, history: list[dict], metri
     ]
     if data.notes:
         sections.append(Section("Data notes", text=list(data.notes)))
-    sections.append(Section("Config", tables=[{k: v for k, v in config.items() if k != "node_ids"}]))
-    name = Path(str(config.get("data"))).name if config.get("data") else "simulated network"
-    return write_report(run_dir, f"shinsou · {config['model']} traffic forecast on {name}", sections)
+    return sections

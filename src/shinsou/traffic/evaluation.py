@@ -1,20 +1,18 @@
-"""The traffic pipeline's entry points for `shinsou evaluate` and `shinsou predict` (training: train.py), and the
-measurement both use: the model against last value and historical average on the same held-out windows."""
+"""Measuring a traffic forecaster on the held-out span, as DCRNN's and T-GCN's tables do: the model beside last value
+and historical average on the same test windows, MAE/RMSE overall and per horizon step (shared by training and the Predictor)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from shinsou.engine.runs import load_run_model, write_json_atomic
 from shinsou.errors import DataError
 from shinsou.traffic.baselines import historical_average, last_value
-from shinsou.traffic.data import TrafficData, check_even_spacing, load_source, read_series_file
+from shinsou.traffic.data import TrafficData, load_source
 from shinsou.traffic.metrics import forecast_error
 from shinsou.traffic.windows import Split, model_inputs, past_windows, split_series, window_ends
 
@@ -66,7 +64,7 @@ def _with_steps(stats: dict) -> dict:
 
 
 def summarize(forecasts: Forecasts, data: TrafficData) -> dict:
-    """The JSON of `shinsou evaluate --json`: the model's mae/rmse (overall and per step) and both baselines'."""
+    """metrics.json and `shinsou evaluate --json`: the model's mae/rmse (overall and per step) and both baselines'."""
     model = forecast_error(forecasts.model, forecasts.actual)
     baselines = {"last_value": _with_steps(forecast_error(forecasts.last_value, forecasts.actual)),
                  "historical_average": _with_steps(forecast_error(forecasts.historical_average, forecasts.actual))}
@@ -85,6 +83,13 @@ def summarize(forecasts: Forecasts, data: TrafficData) -> dict:
         "test_days": round((b - a) / data.steps_per_day, 2),
         "source": data.source,
     }
+
+
+def comparison_line(metrics: dict) -> str:
+    """One line for the terminal: the test MAE of the model and of both baselines."""
+    return (f"test MAE ({metrics.get('unit') or 'data units'}): T-GCN {metrics['mae']:.3f}, "
+            f"last value {metrics['last_value_mae']:.3f}, historical average {metrics['historical_average_mae']:.3f} "
+            f"over {metrics['n_windows']} windows x {metrics['n_nodes']} nodes")
 
 
 def report_steps(horizon: int, step_minutes: float) -> list[int]:
@@ -110,47 +115,3 @@ def check_step(timestamps: pd.DatetimeIndex, config: dict, source: str) -> None:
     minutes = (timestamps[1] - timestamps[0]).total_seconds() / 60
     if abs(minutes - config["step_minutes"]) > 1e-9:
         raise DataError(f"{source}: readings every {minutes:g} min, but the run was trained on {config['step_minutes']:g}-minute steps")
-
-
-def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
-    """Test-span MAE/RMSE of the run's model and both baselines on its own data or on `data` (same network)."""
-    model, config = load_run_model(run_dir)
-    source = run_data(config, data)
-    scaler = config["scaler"]
-    forecasts = measure(model, source, scaler["mean"], scaler["std"], config.get("val_fraction", 0.1),
-                        config.get("test_fraction", 0.2))
-    return summarize(forecasts, source)
-
-
-def predict_run(run_dir: str | Path, files: list[str], out: str | None = None) -> list[dict]:
-    """Forecast the next `horizon` readings of every node after the last timestamp of each input (a data folder,
-    a readings.csv or a speed table); with `out`, also write OUT/forecast-NAME.csv (timestamp,node,value)."""
-    model, config = load_run_model(run_dir)
-    node_ids, scaler = config["node_ids"], config["scaler"]
-    results = []
-    for file in files:
-        path = Path(file)
-        timestamps, values = read_series_file(path, node_ids)
-        check_even_spacing(timestamps, path)
-        check_step(timestamps, config, str(path))
-        if len(timestamps) < model.window:
-            raise DataError(f"{path}: {len(timestamps)} timestamps, the model needs the last {model.window}")
-        inputs, _ = model_inputs(values, timestamps, scaler["mean"], scaler["std"])
-        predicted = forecast(model, inputs, np.array([len(timestamps) - 1]), scaler["mean"], scaler["std"])[0]
-        step = timestamps[1] - timestamps[0]
-        future = [str(timestamps[-1] + step * (h + 1)) for h in range(model.horizon)]
-        rows = []
-        for j, node in enumerate(node_ids):
-            results.append({"input": str(path), "node": node, "last_reading": round(float(values[-1, j]), 3),
-                            "last_timestamp": str(timestamps[-1]), "timestamps": future,
-                            "forecast": [round(float(v), 3) for v in predicted[:, j]]})
-            rows += [(t, node, float(v)) for t, v in zip(future, predicted[:, j])]
-        if out is not None:
-            Path(out).mkdir(parents=True, exist_ok=True)
-            pd.DataFrame(rows, columns=["timestamp", "node", "value"]).to_csv(
-                Path(out) / f"forecast-{path.stem}.csv", index=False, float_format="%.2f")
-    return results
-
-
-def write_metrics(run_dir: Path, metrics: dict) -> Path:
-    return write_json_atomic(Path(run_dir) / "metrics.json", metrics)
