@@ -169,7 +169,7 @@ def test_weights_files_that_do_not_fit(tmp_path):
 def test_flip_tta_averages_the_mirror_images_probabilities():
     """class_log_probs(flip=True) = log of the mean of p(x) and mirror(p(mirror(x))), checked on a model that is
     not mirror-symmetric (a 1x3 convolution with unequal taps)."""
-    from shinsou.segnet.predict import class_log_probs
+    from shinsou.segnet.predictor import class_log_probs
 
     torch.manual_seed(0)
     model = torch.nn.Conv2d(3, 4, (1, 3), padding=(0, 1)).eval()

@@ -1,2 +1,3 @@
 """The semantic-segmentation pipeline: SegNet (Badrinarayanan et al. 2017) labels every pixel of a road scene.
-Palette in `palette.py`, data in `data.py`, generated scenes in `scenes.py`, the model in `segnet.py`, training in `train.py`."""
+Options in `config.py`, data in `data.py` (palette in `palette.py`, generated scenes in `scenes.py`), the model in
+`segnet.py`, training in `train.py`, prediction in `predictor.py`."""

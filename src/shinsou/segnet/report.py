@@ -1,5 +1,6 @@
 """The SegNet run report: the paper's four measures (global accuracy, class-average accuracy, mean IoU, per-class
-IoU), curves, the confusion matrix, and test images with their ground truth, prediction and overlay side by side."""
+IoU), curves, the confusion matrix, and test images with their ground truth, prediction and overlay side by side
+(the engine appends the resolved config)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from torch import nn  # noqa: E402
 
-from shinsou.engine.report import Section, bar_chart, figure_path, plot_confusion, plot_curves, write_report  # noqa: E402
+from shinsou.engine.report import Section, bar_chart, figure_path, plot_confusion, plot_curves  # noqa: E402
 from shinsou.segnet.data import SegmentationSet  # noqa: E402
 from shinsou.segnet.palette import Palette  # noqa: E402
-from shinsou.segnet.predict import overlay, predict_labels  # noqa: E402
+from shinsou.segnet.predictor import overlay, predict_labels  # noqa: E402
 
 
 def prediction_grid(images: np.ndarray, truth: np.ndarray, predicted: np.ndarray, palette: Palette, path: Path,
@@ -65,28 +66,23 @@ def summary(metrics: dict) -> dict:
     return rows
 
 
-def write_segnet_report(run_dir: Path, config: dict, history: list[dict], test_metrics: dict, model: nn.Module,
-                        test_set: SegmentationSet, palette: Palette, shown: int = 6) -> Path:
+def report_sections(run_dir: Path, history: list[dict], test_metrics: dict, model: nn.Module, test_set: SegmentationSet,
+                    palette: Palette, tta: bool, parameters: int, class_weights, shown: int = 6) -> list[Section]:
     curves = plot_curves(history, figure_path(run_dir, "curves.png"), ("loss", "accuracy", "mean_iou"))
     confusion = plot_confusion(test_metrics["confusion_matrix"], list(palette.names), figure_path(run_dir, "confusion.png"))
     iou = [0.0 if v != v else v for v in test_metrics["per_class"]["iou"]]  # NaN (class absent) drawn as 0
     bars = bar_chart(iou, list(palette.names), figure_path(run_dir, "per_class_iou.png"), title="test IoU per class",
                      xlabel="IoU")
     images, truth = test_set.images[:shown], test_set.masks[:shown]
-    grid = prediction_grid(images, truth, predict_labels(model, images, flip=bool(config.get("tta"))), palette,
+    grid = prediction_grid(images, truth, predict_labels(model, images, flip=tta), palette,
                            figure_path(run_dir, "predictions.png"))
     table = {**summary(test_metrics), "epochs": len(history),
-             "training time (s)": round(sum(h.get("seconds", 0) for h in history), 1),
-             "parameters": config.get("parameters", "")}
-    sections = [
+             "training time (s)": round(sum(h.get("seconds", 0) for h in history), 1), "parameters": parameters}
+    return [
         Section("Summary", text=["Global accuracy counts correct pixels over all pixels; class-average accuracy is the "
                                  "mean of per-class recalls; IoU = TP / (TP + FP + FN) per class, then averaged. All are "
                                  "accumulated over the whole test set, Void pixels left out."], tables=[table]),
         Section("Predictions on test images", figures=[grid]),
-        Section("Per class", tables=[per_class_table(test_metrics, palette, config.get("class_weights"))],
-                figures=[bars, confusion]),
+        Section("Per class", tables=[per_class_table(test_metrics, palette, class_weights)], figures=[bars, confusion]),
         Section("Learning curves", figures=[curves]),
-        Section("Config", tables=[{k: v for k, v in config.items() if k not in ("class_colours", "class_weights")}]),
     ]
-    name = Path(str(config.get("data") or "generated road scenes")).name
-    return write_report(run_dir, f"shinsou · {config['model']} on {name}", sections)
