@@ -1,11 +1,14 @@
 """Node classification: the karate club (Kipf & Welling's one labelled member per community), a Planetoid fixture
-written in the raw `ind.cora.*` format, nodes.csv + edges.csv graphs, each bad input with its one line and exit 2."""
+written in the raw `ind.cora.*` format, nodes.csv + edges.csv graphs, each bad input with its one line and exit 2;
+training through the CLI, the Predictor (node ids or whole graphs) and the data report."""
 
 from __future__ import annotations
 
 import json
 import os
 import pickle
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+import shinsou
 from shinsou.errors import DataError
 from shinsou.graph.data import karate_club, load_csv_graph, load_graph, planetoid_folder
 
@@ -172,10 +176,12 @@ def test_train_karate_learns_the_communities(cli, tmp_path):
     run = tmp_path / "karate"
     code, out, err = cli("train", "graph", "--out", run, "--json")
     assert code == 0, err
-    metrics = json.loads(out)
+    metrics = json.loads(out)["metrics"]
     assert metrics["n"] == 30 and metrics["accuracy"] >= 0.6 and metrics["train_accuracy"] == 1.0
+    assert "epoch 10/200" in err and "epoch 200/200" in err and "epoch 30/200" not in err  # steps, every tenth check
     for figure in ("embedding.png", "communities.png", "curves.png"):
         assert (run / "figures" / figure).stat().st_size > 1000
+    assert "Config" in (run / "report.html").read_text()
     code, out, _ = cli("evaluate", run, "--json")
     assert code == 0 and json.loads(out)["accuracy"] == pytest.approx(metrics["accuracy"])
     code, out, _ = cli("predict", run, "karate", "--json")
@@ -185,17 +191,55 @@ def test_train_karate_learns_the_communities(cli, tmp_path):
     correct = sum(p["index"] == int(graph.data.y[i]) for i, p in enumerate(predictions) if graph.data.test_mask[i])
     assert correct / 30 == pytest.approx(metrics["accuracy"])
 
+    predictor = shinsou.load(run)  # node ids of the run's graph, as strings or numbers
+    records = predictor.predict(["0", 33, predictor.example_input()])
+    assert [r["node"] for r in records[:2]] == ["0", "33"] and records[2]["node"] == "1"  # the first test node
+    assert records[0]["class"] == graph.class_names[int(graph.data.y[0])]  # a training node
+    assert [r["probability"] for r in records[:2]] == [predictions[0]["probability"], predictions[33]["probability"]]
+    assert sum(t["probability"] for t in predictor.predict(0, top=4)[0]["top"]) == pytest.approx(1.0, abs=1e-6)
+    assert loaded_modules(run) == []
+    with pytest.raises(DataError, match=r"^zed: not a node of the run's graph karate \(0, 1, 2, 3, 4, \.\.\. \(34 nodes\)\)"):
+        predictor.predict("zed")
+
+
+def loaded_modules(run: Path) -> list[str]:
+    """Training-only modules that loading the run imported, in a fresh interpreter (a Predictor must need none)."""
+    code = (f"import sys, shinsou; shinsou.load({str(run)!r}); print([m for m in ('matplotlib', 'lightning_fabric', "
+            f"'shinsou.engine.trainer', 'shinsou.graph.train', 'shinsou.molecules.train') if m in sys.modules])")
+    return json.loads(subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True,
+                                     check=True).stdout.replace("'", '"'))
+
 
 def test_train_csv_graph_and_planetoid_fixture(cli, tmp_path):
     run = tmp_path / "csv"
     code, out, err = cli("train", "graph", "--data", two_cliques(tmp_path / "g"), "--epochs", "30", "--out", run,
                          "--json")
     assert code == 0, err
-    assert json.loads(out)["class_names"] == ["left", "right"]
+    assert json.loads(out)["metrics"]["class_names"] == ["left", "right"]
+    records = shinsou.load(run).predict(["c", "e"])  # the two unlabelled nodes, one in each triangle
+    assert [r["class"] for r in records] == ["left", "right"]
     os.environ.pop("SHINSOU_RUN_DIR", None)
     write_planetoid(tmp_path / "cora")
     code, out, err = cli("train", "graph", "--data", tmp_path / "cora", "--epochs", "3", "--out", tmp_path / "p", "--json")
     assert code == 0, err
-    assert json.loads(out)["n"] == 10
+    assert json.loads(out)["metrics"]["n"] == 10
     code, _, err = cli("evaluate", run, "--data", tmp_path / "cora")
     assert code == 2 and "nodes have 5 features, the run's model takes 2" in err
+
+
+def test_bad_options_before_any_run_directory(cli, tmp_path):
+    code, _, err = cli("train", "graph", "--activation", "gelu", "--out", tmp_path / "run")
+    assert code == 2 and err.strip() == "error: unknown activation 'gelu' (known: relu, tanh)"
+    code, _, err = cli("train", "graph", "--train-fraction", "0.9", "--val-fraction", "0.2", "--out", tmp_path / "run")
+    assert code == 2 and "must be fractions that add up to at most 1, got 0.9 and 0.2" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_explore_karate(tmp_path):
+    summary = shinsou.explore("graph", out=tmp_path / "explore")
+    assert (summary["nodes"], summary["directed edges"], summary["classes"]) == (34, 156, 4)
+    assert (summary["train nodes"], summary["test nodes"], summary["max degree"]) == (4, 30, 17)  # node 33: 17 friends
+    assert summary["isolated nodes"] == 0 and summary["self-loops"] == 0
+    for figure in ("degrees.png", "graph.png"):
+        assert (tmp_path / "explore" / "figures" / figure).stat().st_size > 1000
+    assert Path(summary["report"]).exists()

@@ -1,2 +1,2 @@
-"""Communities: semi-supervised node classification with a GCN (Kipf & Welling 2017) on karate club, Planetoid
-or CSV graphs; data in data.py, training in train.py, report, pipeline (evaluate/predict), cli."""
+"""Communities: semi-supervised node classification with a GCN (Kipf & Welling 2017) on the karate club,
+Planetoid (Yang et al. 2016 raw files) or nodes.csv + edges.csv graphs."""

@@ -1,5 +1,5 @@
-"""The node-classification report: accuracy on the unlabelled (test) nodes, the hidden-layer embedding in 2-D
-(PCA) before and after training coloured by class, and the graph drawn with its predicted communities."""
+"""The node-classification report's sections: accuracy on the unlabelled (test) nodes, the hidden-layer embedding in
+2-D (PCA) before and after training coloured by class, and the graph drawn with its predicted communities."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from shinsou.engine.report import (Section, figure_path, plot_confusion, plot_curves, save_figure,  # noqa: E402
-                                   write_report)
+from shinsou.engine.report import Section, figure_path, plot_confusion, plot_curves, save_figure  # noqa: E402
 from shinsou.graph.data import NodeGraph  # noqa: E402
 
 MAX_DRAWN = 600  # nodes drawn at most; bigger graphs show the neighbourhood of their best-connected node
@@ -83,40 +82,52 @@ def drawn_nodes(graph: NodeGraph) -> np.ndarray:
     return np.asarray(sorted(ball))
 
 
-def plot_graph(graph: NodeGraph, probs: np.ndarray, path: Path) -> Path:
-    """Nodes coloured by predicted community; ringed black = labelled for training, ringed red = wrong prediction."""
+def draw_graph(graph: NodeGraph, colour_of, ring_of, handles: list, title: str, path: Path) -> Path:
+    """The graph (or, for a big one, the neighbourhood of its best-connected node) with each node's colour and
+    ring as `colour_of(v)` and `ring_of(v) -> (colour, width)` say, labelled with node ids when small."""
     keep = drawn_nodes(graph)
     keep_set = set(keep.tolist())
     g = nx.Graph()
     g.add_nodes_from(keep.tolist())
     g.add_edges_from((int(a), int(b)) for a, b in graph.data.edge_index.numpy().T if a in keep_set and b in keep_set and a != b)
     layout = nx.spring_layout(g, seed=0)
-    predicted = probs.argmax(1)
-    y, train = graph.data.y.numpy(), graph.data.train_mask.numpy()
-    colours = class_colours(len(graph.class_names))
     small = len(keep) <= 60
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     nx.draw_networkx_edges(g, layout, ax=ax, alpha=0.3, width=0.8)
     nodes = list(g.nodes)
-    wrong = {v for v in nodes if y[v] >= 0 and not train[v] and predicted[v] != y[v]}
+    rings = [ring_of(v) for v in nodes]
     nx.draw_networkx_nodes(g, layout, nodelist=nodes, ax=ax, node_size=260 if small else 25,
-                           node_color=[colours[predicted[v]] for v in nodes],
-                           edgecolors=["black" if train[v] else ("red" if v in wrong else "white") for v in nodes],
-                           linewidths=[2.5 if train[v] or v in wrong else 0.5 for v in nodes])
+                           node_color=[colour_of(v) for v in nodes], edgecolors=[c for c, _ in rings],
+                           linewidths=[w for _, w in rings])
     if small:
         nx.draw_networkx_labels(g, layout, labels={v: graph.node_ids[v] for v in nodes}, font_size=7, ax=ax)
-    handles = [plt.Line2D([], [], marker="o", ls="", color=colours[k], label=name)
-               for k, name in enumerate(graph.class_names)]
-    handles.append(plt.Line2D([], [], marker="o", ls="", color="white", markeredgecolor="black", markeredgewidth=2,
-                              label="labelled for training"))
-    if wrong:
-        handles.append(plt.Line2D([], [], marker="o", ls="", color="white", markeredgecolor="red", markeredgewidth=2,
-                                  label="wrong prediction"))
     ax.legend(handles=handles, fontsize=7, loc="best")
     shown = "" if len(keep) == graph.num_nodes else f" ({len(keep)} of {graph.num_nodes} nodes shown)"
-    ax.set_title(f"predicted communities{shown}")
+    ax.set_title(f"{title}{shown}")
     ax.axis("off")
     return save_figure(fig, path)
+
+
+def ring_handle(colour: str, label: str):
+    return plt.Line2D([], [], marker="o", ls="", color="white", markeredgecolor=colour, markeredgewidth=2, label=label)
+
+
+def class_handles(graph: NodeGraph) -> list:
+    colours = class_colours(len(graph.class_names))
+    return [plt.Line2D([], [], marker="o", ls="", color=colours[k], label=name) for k, name in enumerate(graph.class_names)]
+
+
+def plot_graph(graph: NodeGraph, probs: np.ndarray, path: Path) -> Path:
+    """Nodes coloured by predicted community; ringed black = labelled for training, ringed red = wrong prediction."""
+    predicted = probs.argmax(1)
+    y, train = graph.data.y.numpy(), graph.data.train_mask.numpy()
+    colours = class_colours(len(graph.class_names))
+    wrong = {v for v in drawn_nodes(graph).tolist() if y[v] >= 0 and not train[v] and predicted[v] != y[v]}
+    ring = lambda v: ("black", 2.5) if train[v] else (("red", 2.5) if v in wrong else ("white", 0.5))  # noqa: E731
+    handles = [*class_handles(graph), ring_handle("black", "labelled for training")]
+    if wrong:
+        handles.append(ring_handle("red", "wrong prediction"))
+    return draw_graph(graph, lambda v: colours[predicted[v]], ring, handles, "predicted communities", path)
 
 
 def node_table(graph: NodeGraph, probs: np.ndarray) -> list[list]:
@@ -129,8 +140,8 @@ def node_table(graph: NodeGraph, probs: np.ndarray) -> list[list]:
     return rows
 
 
-def write_graph_report(run_dir: Path, config: dict, history: list[dict], metrics: dict, model, untrained,
-                       graph: NodeGraph) -> Path:
+def report_sections(run_dir: Path, cfg, history: list[dict], metrics: dict, model, untrained,
+                    graph: NodeGraph) -> list[Section]:
     hidden, probs = hidden_and_probs(model, graph)
     before, _ = hidden_and_probs(untrained, graph)
     steps = [{**h, "epoch": h.get("step", h["epoch"])} for h in history]  # x axis: full-graph steps
@@ -143,7 +154,7 @@ def write_graph_report(run_dir: Path, config: dict, history: list[dict], metrics
                "train accuracy": metrics["train_accuracy"], "validation accuracy": metrics.get("val_accuracy"),
                "nodes": graph.num_nodes, "directed edges": int(graph.data.num_edges),
                "features": int(graph.data.num_features), "classes": len(graph.class_names),
-               "training steps (epochs)": config.get("epochs"), "training time (s)": round(sum(h.get("seconds", 0) for h in history), 2)}
+               "training steps (epochs)": cfg.epochs, "training time (s)": round(sum(h.get("seconds", 0) for h in history), 2)}
     sections = [Section("Summary", text=["Semi-supervised GCN (Kipf & Welling 2017): the loss sees only the labelled "
                                          "training nodes; accuracy is measured on labelled nodes it never saw."],
                         tables=[summary]),
@@ -157,6 +168,4 @@ def write_graph_report(run_dir: Path, config: dict, history: list[dict], metrics
             plot_confusion(metrics["confusion_matrix"], graph.class_names, figure_path(run_dir, "confusion.png"))]))
     if graph.num_nodes <= MAX_TABLE:
         sections.append(Section("Every node", tables=[node_table(graph, probs)]))
-    sections.append(Section("Config", tables=[config]))
-    name = Path(str(config.get("data"))).name
-    return write_report(run_dir, f"shinsou · GCN node classification on {name}", sections)
+    return sections

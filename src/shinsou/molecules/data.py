@@ -16,10 +16,10 @@ from rdkit import Chem
 from torch_geometric.data import Data
 
 from shinsou.errors import ConfigError, DataError
+from shinsou.molecules.config import TASKS
 from shinsou.molecules.featurize import (FINGERPRINT_BITS, descriptor_vector, mol_to_graph, morgan_fingerprint,
                                                 parse_smiles)
 
-TASKS = ("auto", "classification", "regression")
 DEFAULT_SMILES = "SMILES"
 DEFAULT_TARGETS = ("BBB+/BBB-", "logBB")  # the first of these present is the default target column
 MAX_CLASSES = 20
@@ -39,6 +39,31 @@ class MoleculeSet:
 
     def __len__(self) -> int:
         return len(self.mols)
+
+    def subset(self, index: np.ndarray) -> "MoleculeSet":
+        """The molecules at `index` (a split's), with their lines and targets; skipped rows stay with the whole set."""
+        return MoleculeSet([self.smiles[i] for i in index], [self.mols[i] for i in index], self.lines[index],
+                           None if self.targets is None else self.targets[index], self.task, self.class_names,
+                           self.source, self.target_column)
+
+
+def shared_b3db(name: str) -> Path | None:
+    """B3DB in the project's shared data folder ($SHINSOU_SHARED_DATA, else shared/data beside the checkout)."""
+    roots = [Path(os.environ["SHINSOU_SHARED_DATA"])] if os.environ.get("SHINSOU_SHARED_DATA") else []
+    roots += [Path(__file__).resolve().parents[4] / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    for root in roots:
+        if (root / "molecules" / name).exists():
+            return root / "molecules" / name
+    return None
+
+
+def default_data() -> str:
+    """B3DB's classification table, the data `shinsou train molecules` uses without --data."""
+    path = shared_b3db("B3DB_classification.tsv")
+    if path is None:
+        raise ConfigError("--data is needed (a CSV/TSV with a SMILES column); B3DB was not found under "
+                          "$SHINSOU_SHARED_DATA or shared/data/molecules beside the checkout")
+    return str(path)
 
 
 @dataclass

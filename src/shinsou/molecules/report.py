@@ -1,5 +1,5 @@
-"""The molecule run report: the GCN beside the random forest on the same test molecules (ROC-AUC and accuracy,
-ROC curves; or RMSE, R^2 and predicted-vs-measured), learning curves, split sizes, skipped rows, the config."""
+"""The molecule run report's sections: the GCN beside the random forest on the same test molecules (ROC-AUC and
+accuracy, ROC curves; or RMSE, R^2 and predicted-vs-measured), learning curves, split sizes, skipped rows."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from shinsou.engine.report import Section, figure_path, plot_curves, save_figure, write_report  # noqa: E402
+from shinsou.engine.report import Section, figure_path, plot_curves, save_figure  # noqa: E402
 from shinsou.molecules.data import MoleculeSet  # noqa: E402
 from shinsou.molecules.splits import Split  # noqa: E402
 
@@ -59,8 +59,8 @@ def comparison_table(metrics: dict) -> list[list]:
     return rows
 
 
-def write_molecules_report(run_dir: Path, config: dict, history: list[dict], metrics: dict, molecules: MoleculeSet,
-                           split: Split, gcn_out: np.ndarray, forest_out: np.ndarray | None) -> Path:
+def report_sections(run_dir: Path, history: list[dict], metrics: dict, molecules: MoleculeSet, split: Split,
+                    gcn_out: np.ndarray, forest_out: np.ndarray | None) -> list[Section]:
     targets = molecules.targets[split.test]
     classification = metrics["task"] == "classification"
     sections = [Section("GCN vs random forest on the same test molecules", text=[
@@ -95,6 +95,4 @@ def write_molecules_report(run_dir: Path, config: dict, history: list[dict], met
     if molecules.skipped:
         rows = [["line", "SMILES", "why"]] + [[s["line"], s["smiles"], s["reason"]] for s in molecules.skipped[:200]]
         sections.append(Section(f"Skipped rows ({len(molecules.skipped)})", tables=[rows]))
-    sections.append(Section("Config", tables=[config]))
-    title = f"shinsou · molecule GCN on {Path(str(config.get('data'))).name} ({metrics['split']} split)"
-    return write_report(run_dir, title, sections)
+    return sections
