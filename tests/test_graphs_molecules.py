@@ -352,8 +352,6 @@ def test_logbb_regression_ensemble(cli, shared_data, tmp_path):
         predictor.config, load_molecules_from_smiles(["CCN(CC)CC"])))[0]), abs=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: train_run resumes only a run with RUN_DIR/train_state.pt, and an "
-                                       "ensemble's networks are all stages (RUN_DIR/member-K)")
 def test_interrupted_ensemble_resumes(cli, shared_data, tmp_path):
     data, _ = b3db_subset(shared_data, tmp_path, n=120)
     run = tmp_path / "run"

@@ -74,7 +74,7 @@ def train_command(pipeline: str):
             print_json({"run_dir": str(result.run_dir), "report": str(result.report) if result.report else None,
                         "metrics": result.metrics})
             return
-        print_summary(result.metrics, getattr(cls, "main_metric", "accuracy"))
+        print_summary(result.metrics, result.main_metric)
         console.print(f"run: {result.run_dir}" + (f"\nreport: {result.report}" if result.report else ""))
 
     command.__signature__ = inspect.Signature(params)
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         return getattr(e, "exit_code", 2)
     except (typer.Abort, KeyboardInterrupt, Interrupted):
         run_dir = os.environ.get("SHINSOU_RUN_DIR")
-        if run_dir and Path(run_dir, "train_state.pt").exists():
+        if run_dir and any(Path(run_dir).rglob("train_state.pt")):
             from shinsou.engine.runs import read_status
 
             pipeline = read_status(Path(run_dir)).get("pipeline", "PIPELINE")

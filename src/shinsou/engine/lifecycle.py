@@ -34,6 +34,8 @@ class Run:
     resuming: bool
     log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
     report_path: Path | None = None
+    main_metric: str = "accuracy"  # what the summary line and `shinsou runs` show; a run may change it (regression)
+    planned_epochs: int | None = None  # epochs of all its stages together, for `shinsou runs`; default cfg.epochs
 
     @property
     def is_main(self) -> bool:
@@ -49,6 +51,15 @@ class Run:
         """A progress line from rank 0 only."""
         if self.is_main:
             self.log(line)
+
+    def plan(self, epochs: int, main_metric: str | None = None) -> None:
+        """Say how many epochs the whole run has (an ensemble: members x epochs) and, where it is not the pipeline's
+        usual one, which metric is the run's main one."""
+        self.planned_epochs = epochs
+        if main_metric:
+            self.main_metric = main_metric
+        if self.is_main:
+            write_status(self.dir, self.pipeline, "running", planned_epochs=epochs, main_metric=self.main_metric)
 
     def record(self, **extra: Any) -> None:
         """Keys a Predictor needs to rebuild the run (class names, model options...), added to config.yaml."""
@@ -111,9 +122,11 @@ def train_run(pipeline: str, config_class: type, train_fn: Callable, cfg: Any = 
         if saved != pipeline:
             raise ConfigError(f"{run_dir} is a {saved!r} run, not {pipeline!r}; resume it with "
                               f"`shinsou train {saved} --resume {run_dir}`")
-        if not (run_dir / TRAIN_STATE).exists():
+        states = training_states(run_dir)
+        if not states:
             raise ConfigError(f"{run_dir}: nothing to resume (no {TRAIN_STATE}: the run stopped before its first epoch ended)")
-        load_train_state(run_dir / TRAIN_STATE)  # a corrupt state fails here, in one line, before any work
+        for state in states:
+            load_train_state(state)  # a corrupt state fails here, in one line, before any work
         if read_status(run_dir).get("status") == "finished":
             raise ConfigError(f"{run_dir} is finished; train a new run instead")
         cfg = resumed_config(config_class, run_dir)
@@ -127,10 +140,10 @@ def train_run(pipeline: str, config_class: type, train_fn: Callable, cfg: Any = 
     fabric = make_fabric(cfg.devices, precision=cfg.precision, loggers=tensorboard_logger(run_dir))
     if fabric.is_global_zero and resume is None:
         save_run_config(run_dir, cfg, pipeline=pipeline)
+    main_metric = getattr(config_class, "main_metric", "accuracy")
     if fabric.is_global_zero:
-        write_status(run_dir, pipeline, "running", planned_epochs=cfg.epochs,
-                     main_metric=getattr(config_class, "main_metric", "accuracy"))
-    run = Run(run_dir, cfg, fabric, pipeline, resume is not None, log)
+        write_status(run_dir, pipeline, "running", planned_epochs=cfg.epochs, main_metric=main_metric)
+    run = Run(run_dir, cfg, fabric, pipeline, resume is not None, log, main_metric=main_metric)
     try:
         metrics = train_fn(cfg, run)
     except BaseException as error:
@@ -138,8 +151,8 @@ def train_run(pipeline: str, config_class: type, train_fn: Callable, cfg: Any = 
             if created and not _has_checkpoint(run_dir):  # nothing worth keeping: leave no half-made run behind
                 shutil.rmtree(run_dir, ignore_errors=True)
             elif run_dir.exists():
-                write_status(run_dir, pipeline, "interrupted", planned_epochs=cfg.epochs,
-                             main_metric=getattr(config_class, "main_metric", "accuracy"), reason=error.__class__.__name__)
+                write_status(run_dir, pipeline, "interrupted", planned_epochs=run.planned_epochs or cfg.epochs,
+                             main_metric=run.main_metric, reason=error.__class__.__name__)
         raise
     finally:
         for logger in fabric.loggers:
@@ -150,9 +163,9 @@ def train_run(pipeline: str, config_class: type, train_fn: Callable, cfg: Any = 
     metrics.setdefault("timing", {"wall_s": round(time.perf_counter() - started_wall, 1),
                                   "cpu_s": round(time.process_time() - started_cpu, 1)})
     write_json_atomic(run_dir / "metrics.json", clean_for_json(metrics))
-    write_status(run_dir, pipeline, "finished", planned_epochs=cfg.epochs,
-                 main_metric=getattr(config_class, "main_metric", "accuracy"))
-    return TrainResult(run_dir, metrics, run.report_path)
+    write_status(run_dir, pipeline, "finished", planned_epochs=run.planned_epochs or cfg.epochs,
+                 main_metric=run.main_metric)
+    return TrainResult(run_dir, metrics, run.report_path, run.main_metric)
 
 
 def check_common(cfg: Any) -> None:
@@ -173,5 +186,10 @@ def tensorboard_logger(run_dir: Path):
     return TensorBoardLogger(root_dir=str(run_dir), name="tensorboard", version="", default_hp_metric=False)
 
 
+def training_states(run_dir: Path) -> list[Path]:
+    """The run's resumable training states: RUN_DIR/train_state.pt and those of its stages (RUN_DIR/STAGE/...)."""
+    return sorted(Path(run_dir).rglob(TRAIN_STATE))
+
+
 def _has_checkpoint(run_dir: Path) -> bool:
-    return any(run_dir.rglob(TRAIN_STATE)) or (run_dir / RUN_STATUS).exists() and (run_dir / LAST).exists()
+    return bool(training_states(run_dir))

@@ -27,6 +27,7 @@ class TrainResult:
     run_dir: Path
     metrics: dict
     report: Path | None
+    main_metric: str = "accuracy"
 
 
 def prepare_run_dir(out: str | None, pipeline: str) -> Path:
@@ -38,7 +39,7 @@ def prepare_run_dir(out: str | None, pipeline: str) -> Path:
     run_dir = Path(out) if out else Path("runs") / f"{pipeline}-{time.strftime('%Y%m%d-%H%M%S')}"
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"--out {run_dir} is a file; give a folder for the run directory")
-    if (run_dir / TRAIN_STATE).exists():
+    if run_dir.is_dir() and any(run_dir.rglob(TRAIN_STATE)):
         raise ConfigError(f"{run_dir} already holds a run (continue it with --resume {run_dir}, or choose another --out)")
     run_dir.mkdir(parents=True, exist_ok=True)
     os.environ[RUN_DIR_ENV] = str(run_dir)
@@ -108,7 +109,7 @@ def list_runs(folder: Path) -> list[dict]:
         main = status.get("main_metric") or next((m for m in MAIN_METRICS if isinstance(metrics.get(m), (int, float))), None)
         if (run_dir / "metrics.json").exists() and status.get("status", "finished") == "finished":
             state = "finished"
-        elif (run_dir / TRAIN_STATE).exists():
+        elif any(run_dir.rglob(TRAIN_STATE)):
             state = "interrupted (resumable)"
         else:
             state = "no checkpoint"
@@ -121,10 +122,12 @@ def list_runs(folder: Path) -> list[dict]:
 def _epochs_done(run_dir: Path) -> int | None:
     from shinsou.engine.checkpoint import load_train_state
 
-    if not (run_dir / TRAIN_STATE).exists():
+    """Epochs finished over the run and all its stages (an ensemble's members, a second stage)."""
+    states = sorted(run_dir.rglob(TRAIN_STATE))
+    if not states:
         return None
     try:
-        return len(load_train_state(run_dir / TRAIN_STATE)["history"])
+        return sum(len(load_train_state(state)["history"]) for state in states)
     except DataError:
         return None
 

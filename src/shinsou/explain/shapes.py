@@ -313,10 +313,13 @@ def load_target(target: str, options: dict[str, Any] | None = None) -> tuple[nn.
     if is_run or (target not in MODELS and (Path(target).is_dir() or os.sep in target or target.startswith("."))):
         if options:
             raise ConfigError("--option applies to model names; a run directory rebuilds its model from config.yaml")
-        from shinsou.engine.runs import load_run_model
+        from shinsou.api import load
 
-        model, config = load_run_model(target)
-        return model, f"{target} ({config.get('model', '?')})"
+        predictor = load(target)
+        model = getattr(predictor, "model", None)
+        if not isinstance(model, nn.Module):
+            raise ConfigError(f"{target}: a {predictor.config.get('pipeline')} run has no single network to show")
+        return model, f"{target} ({predictor.config.get('model', '?')})"
     if target not in MODELS:
         raise unknown_name("model", target, MODELS)
     try:

@@ -101,6 +101,7 @@ def fit_and_score(cfg: Config, run, graph: NodeGraph, options: dict) -> dict:
     # An "epoch" of Kipf & Welling is one full-graph step; the engine's epoch (validate, checkpoint) holds `chunk`
     # of them, so that 200 steps do not write 200 checkpoints. The epoch lines count steps, every tenth shown.
     chunk = steps_per_check(cfg.epochs)
+    run.plan(cfg.epochs // chunk)
     stepped = dataclasses.replace(run, log=every(max(1, cfg.epochs // chunk // 10), run.log, chunk))
     history = stepped.fit(model, optimizer, [(data, "train")] * chunk, val_batches, loss_fn=F.cross_entropy,
                           new_metric=lambda: ConfusionMatrix(len(graph.class_names)), epochs=cfg.epochs // chunk,

@@ -76,6 +76,7 @@ def train(cfg: Config, run) -> dict:
     run.record(target_column=molecules.target_column, task=molecules.task, model_options=options,
                class_names=molecules.class_names,
                split_sizes={"train": len(split.train), "val": len(split.val), "test": len(split.test)})
+    run.plan(cfg.ensemble * cfg.epochs, main_metric="roc_auc" if molecules.task == "classification" else "rmse")
     run.info(f"{molecules.task} of {molecules.target_column!r} on {len(molecules)} molecules ({molecules.source}), "
              f"{cfg.split} split {len(split.train)}/{len(split.val)}/{len(split.test)}; run directory {run.dir}")
 
