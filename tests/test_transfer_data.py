@@ -127,3 +127,45 @@ def test_bad_folders(tmp_path, layout, message):
     with pytest.raises(DataError) as e:
         load_transfer_data(root, SplitPlan(), 8)
     assert str(e.value) == message.format(root=root)
+
+
+def test_lazy_folder_split_decodes_batch_by_batch_as_the_eager_split(tmp_path):
+    """ImageFiles (what `shinsou evaluate` reads) gives the same images and labels as decoding the split at once,
+    a few at a time, and names the corrupt files of each batch instead of failing (or fails under strict)."""
+    root = tmp_path / "land"
+    make_folder(root / "train", {"a": 4, "b": 4})
+    make_folder(root / "test", {"a": 5, "b": 5}, size=12)
+    broken = root / "test" / "b" / "broken.png"  # the last file of the split
+    broken.write_bytes(b"\x89PNG not really")
+    plan = SplitPlan(0.25, 0.2, seed=0)
+    eager = load_transfer_data(root, plan, 8, splits=("test",), log=lambda line: None).splits["test"]
+    lazy = load_transfer_data(root, plan, 8, splits=("test",), lazy=True).splits["test"]
+    assert type(lazy).__name__ == "ImageFiles" and len(lazy) == len(eager) + 1 == 11  # the broken file is only listed
+    batches = list(lazy.batches(3))
+    assert [len(labels) for _, labels, _ in batches] == [3, 3, 3, 1]
+    assert torch.equal(torch.cat([images for images, _, _ in batches]), eager.images)
+    assert np.concatenate([labels for _, labels, _ in batches]).tolist() == eager.labels.tolist()
+    assert [f for _, _, skipped in batches for f in skipped] == [str(broken)]
+    lazy.strict = True
+    with pytest.raises(DataError, match="broken.png: corrupt image"):
+        list(lazy.batches(3))
+
+
+def test_explore_an_idx_folder_counts_blank_images_and_a_test_image_seen_in_training(tmp_path):
+    from shinsou.api import explore
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(1, 256, (60, 28, 28), dtype=np.uint8)
+    images[5] = 0  # one blank training image
+    test = rng.integers(1, 256, (10, 28, 28), dtype=np.uint8)
+    test[3] = images[7]  # a test image that is also a training (or validation) image
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for name, array in (("train-images-idx3-ubyte", images), ("t10k-images-idx3-ubyte", test),
+                        ("train-labels-idx1-ubyte", np.repeat(np.arange(10), 6).astype(np.uint8)),
+                        ("t10k-labels-idx1-ubyte", np.arange(10, dtype=np.uint8))):
+        write_idx(folder / name, array)
+    summary = explore("transfer", out=tmp_path / "explore", data=str(folder))
+    assert (summary["kind"], summary["classes"], summary["test images"]) == ("idx", 10, 10)
+    assert summary["train images"] + summary["val images"] == 60 and summary["blank images"] == 1
+    assert summary["test images also in train"] + summary["test images also in validation"] == 1

@@ -9,7 +9,8 @@ from shinsou.errors import ConfigError
 from shinsou.transfer.backbones import BACKBONES, build_backbone, make_net
 from shinsou.transfer.data import ImageSet, TransferData
 from shinsou.transfer.freeze import apply_freeze, describe_freeze, freeze_cut, freeze_summary
-from shinsou.transfer.train import TransferConfig, fit_stage
+from shinsou.transfer.config import Config
+from shinsou.transfer.train import fit_stage
 
 # VGG16's conv layers sit at these indices of torchvision's `features` (pools at 4, 9, 16, 23, 30)
 VGG_CONV = {"conv1_1": 0, "conv1_2": 2, "conv2_1": 5, "conv2_2": 7, "conv3_1": 10, "conv3_2": 12, "conv3_3": 14,
@@ -96,6 +97,14 @@ def test_lecture_recipe_on_every_backbone(backbone, expected):
     assert trainable(model) == {n for n, _ in model.named_parameters() if n.startswith(prefixes)}
 
 
+def test_the_config_offers_every_backbone_and_freezing_recipe():
+    from shinsou.transfer.config import BACKBONE_NAMES, FREEZE_RECIPES
+
+    assert BACKBONE_NAMES == tuple(sorted(BACKBONES))
+    model = meta_net("vgg16")
+    assert [freeze_cut(model, recipe) for recipe in FREEZE_RECIPES] == [11, 0, 15]  # conv5_2, conv1_1, fc8
+
+
 def test_every_parameter_belongs_to_one_layer_of_every_backbone():
     for backbone in BACKBONES:
         model = meta_net(backbone)
@@ -115,6 +124,14 @@ def test_freeze_until_naming_no_layer_lists_the_names():
     assert str(e.value) == "--freeze-until 10: resnet18 has layers 0..9 (conv1 .. head)"
 
 
+def engine_run(run_dir, cfg: Config):
+    """The Run the engine hands to train(cfg, run), on one CPU process."""
+    from shinsou.engine.lifecycle import Run
+    from shinsou.engine.trainer import make_fabric
+
+    return Run(run_dir, cfg, make_fabric(1, precision=cfg.precision), "transfer", False, log=lambda line: None)
+
+
 def tiny_data(n_per_class: int = 4, size: int = 32) -> TransferData:
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (2 * n_per_class, 3, size, size), generator=g, dtype=torch.uint8)
@@ -125,14 +142,12 @@ def tiny_data(n_per_class: int = 4, size: int = 32) -> TransferData:
 
 
 def test_frozen_weights_and_batchnorm_statistics_survive_real_training_steps(tmp_path):
-    """fit() through Lightning Fabric, AdamW with weight decay: frozen tensors stay bit-identical."""
-    from shinsou.engine.trainer import make_fabric
-
+    """run.fit() through Lightning Fabric, AdamW with weight decay: frozen tensors stay bit-identical."""
     torch.manual_seed(0)
     model = build_backbone("resnet18", 2, "none", 32, freeze="lecture")
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    cfg = TransferConfig(epochs=2, batch_size=4, lr=1e-2, weight_decay=0.1, select="last")
-    fit_stage(make_fabric(1), model, tiny_data(), cfg, tmp_path, cfg.lr, cfg.epochs, log=lambda line: None)
+    cfg = Config(epochs=2, batch_size=4, lr=1e-2, weight_decay=0.1, select="last")
+    fit_stage(engine_run(tmp_path, cfg), model, tiny_data(), cfg, cfg.lr, cfg.epochs)
     assert (tmp_path / "best.safetensors").read_bytes() == (tmp_path / "last.safetensors").read_bytes()  # --select last
     after = model.state_dict()
     frozen = [k for k in before if not k.startswith(("net.layer4.", "head."))]
@@ -147,14 +162,12 @@ def test_frozen_weights_and_batchnorm_statistics_survive_real_training_steps(tmp
 def test_second_stage_keeps_every_batchnorm_statistic_but_trains_scale_and_shift(tmp_path):
     """Stage 2 (--stage2-freeze-bn, the default): everything unfrozen, yet no BatchNorm re-estimates its running
     statistics (Keras's fine-tuning advice); its weight and bias, and the convolutions, still learn."""
-    from shinsou.engine.trainer import make_fabric
-
     torch.manual_seed(0)
     model = build_backbone("resnet18", 2, "none", 32, freeze="none")
     model.batchnorm_stats_frozen = True
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    cfg = TransferConfig(epochs=1, batch_size=4, lr=1e-2)
-    fit_stage(make_fabric(1), model, tiny_data(), cfg, tmp_path, cfg.lr, cfg.epochs, log=lambda line: None)
+    cfg = Config(epochs=1, batch_size=4, lr=1e-2)
+    fit_stage(engine_run(tmp_path, cfg), model, tiny_data(), cfg, cfg.lr, cfg.epochs)
     after = model.state_dict()
     stats = [k for k in before if k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
     assert len(stats) == 3 * 20  # resnet18 has 20 BatchNorm layers

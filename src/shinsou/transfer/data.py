@@ -1,5 +1,6 @@
 """Images for transfer learning: an ImageFolder tree (one folder per class; the EuroSAT RGB layout) split
-train/val/test by ratio and seed, or an MNIST-layout IDX folder (grey digits/clothes, replicated to RGB later)."""
+train/val/test by ratio and seed, or an MNIST-layout IDX folder (grey digits/clothes, replicated to RGB later).
+Training holds its splits in memory; evaluation can read a folder split batch by batch (`ImageFiles`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -27,10 +29,42 @@ class ImageSet:
     source: str
     files: list[str] | None = None  # where each image came from (folders), for reports
 
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batches(self, batch_size: int, log=None) -> Iterator[tuple[torch.Tensor, np.ndarray, list[str]]]:
+        """(images (B, C, h, w) uint8, labels (B,), skipped files) in order, as ImageFiles gives them."""
+        for start in range(0, len(self.labels), batch_size):
+            yield self.images[start:start + batch_size], self.labels[start:start + batch_size], []
+
+
+@dataclass
+class ImageFiles:
+    """A folder split decoded one batch at a time when it is evaluated: memory stays flat in the number of images
+    (10,000 test photos fitted to 224x224 would otherwise hold 1.5 GB). Corrupt files are skipped as they are met."""
+
+    files: list[str]
+    labels: np.ndarray  # (N,) int64
+    source: str
+    size: int  # as decode_images fits them
+    interpolation: str = "bilinear"
+    strict: bool = False
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def batches(self, batch_size: int, log=None) -> Iterator[tuple[torch.Tensor, np.ndarray, list[str]]]:
+        """(images (B, 3, h, w) uint8, their labels, the batch's skipped files) in file order."""
+        log = log or (lambda line: None)
+        for start in range(0, len(self.files), batch_size):
+            files = self.files[start:start + batch_size]
+            images, ok, skipped = decode_images(files, self.size, self.strict, log, self.interpolation, progress=False)
+            yield images, self.labels[start:start + batch_size][ok], skipped
+
 
 @dataclass
 class TransferData:
-    splits: dict[str, ImageSet]  # "train", "val", "test" (those asked for)
+    splits: dict[str, ImageSet | ImageFiles]  # "train", "val", "test" (those asked for)
     class_names: list[str]
     kind: str  # "folder" or "idx"
     skipped: list[str] = field(default_factory=list)  # corrupt files left out
@@ -45,6 +79,13 @@ class SplitPlan:
     seed: int = 0
     per_class: int | None = None  # keep K training images per class
     val_per_class: int | None = None  # keep K validation images per class (default: per_class)
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> "SplitPlan":
+        """The plan of a run's config (a Config's fields or its config.yaml); --val-per-class defaults to --per-class."""
+        per_class, val_per_class = config.get("per_class"), config.get("val_per_class")
+        return cls(config.get("val_fraction", 0.1), config.get("test_fraction", 0.2), config.get("seed", 0), per_class,
+                   val_per_class if val_per_class is not None else per_class)
 
 
 # ---------------------------------------------------------------------------------------------- folders
@@ -128,15 +169,24 @@ def plan_folder(root: Path, plan: SplitPlan, log=None) -> tuple[dict[str, tuple[
     return split, names
 
 
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """A decoded PIL image -> (H, W, 3) uint8; grey, palette, alpha and 16-bit images are converted."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit or float scans: stretch to 0..255
+        values = np.asarray(image, dtype=np.float64)
+        top = values.max() if values.max() > 0 else 1.0
+        image = Image.fromarray((values / top * 255).astype(np.uint8))
+    return np.asarray(image.convert("RGB"))
+
+
 def read_rgb(path: str) -> np.ndarray:
-    """(H, W, 3) uint8; grey, palette, alpha and 16-bit images are converted."""
+    """(H, W, 3) uint8 from an image file."""
     with Image.open(path) as image:
         image.load()
-        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit or float scans: stretch to 0..255
-            values = np.asarray(image, dtype=np.float64)
-            top = values.max() if values.max() > 0 else 1.0
-            image = Image.fromarray((values / top * 255).astype(np.uint8))
-        return np.asarray(image.convert("RGB"))
+        return to_rgb(image)
+
+
+def resample_filter(interpolation: str):
+    return Image.BICUBIC if interpolation == "bicubic" else Image.BILINEAR
 
 
 def fit_square(array: np.ndarray, size: int, resample) -> np.ndarray:
@@ -151,13 +201,14 @@ def fit_square(array: np.ndarray, size: int, resample) -> np.ndarray:
     return np.asarray(image.crop((left, top, left + size, top + size)))
 
 
-def decode_images(files: list[str], size: int, strict: bool, log, interpolation: str = "bilinear",
-                  desc: str = "reading images") -> tuple[torch.Tensor, np.ndarray, list[str]]:
+def decode_images(files: list[str], size: int, strict: bool, log: Callable[[str], None], interpolation: str = "bilinear",
+                  desc: str = "reading images", progress: bool = True) -> tuple[torch.Tensor, np.ndarray, list[str]]:
     """Decode every file once into memory: (N, 3, h, w) uint8 plus the mask of files that could be read.
     A corrupt file is named and skipped (or, under `strict`, fails the run)."""
-    resample = Image.BICUBIC if interpolation == "bicubic" else Image.BILINEAR
+    resample = resample_filter(interpolation)
     arrays, ok, skipped = [], np.zeros(len(files), dtype=bool), []
-    for i, path in enumerate(tqdm(files, desc=desc, leave=False, file=sys.stderr, disable=len(files) < 200 or None)):
+    quiet = not progress or len(files) < 200
+    for i, path in enumerate(tqdm(files, desc=desc, leave=False, file=sys.stderr, disable=quiet or None)):
         try:
             array = read_rgb(path)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
@@ -169,19 +220,27 @@ def decode_images(files: list[str], size: int, strict: bool, log, interpolation:
             continue
         arrays.append(fit_square(array, size, resample))
         ok[i] = True
+    return stack_images(arrays, size, resample), ok, skipped
+
+
+def stack_images(arrays: list[np.ndarray], size: int, resample) -> torch.Tensor:
+    """(H, W, 3) uint8 arrays fitted by fit_square -> (N, 3, h, w) uint8; mixed small sizes are brought to `size`."""
     if not arrays:
-        return torch.zeros((0, 3, size, size), dtype=torch.uint8), ok, skipped
+        return torch.zeros((0, 3, size, size), dtype=torch.uint8)
     if len({a.shape for a in arrays}) > 1:  # mixed small sizes: bring all to the model's size
         arrays = [np.asarray(Image.fromarray(a).resize((size, size), resample)) if a.shape[0] != size else a for a in arrays]
-    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # (N, H, W, 3) -> (N, 3, H, W)
-    return images, ok, skipped
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # (N, H, W, 3) -> (N, 3, H, W)
 
 
-def load_folder(root: Path, plan: SplitPlan, size: int, splits, strict: bool, log, interpolation: str) -> TransferData:
+def load_folder(root: Path, plan: SplitPlan, size: int, splits, strict: bool, log, interpolation: str,
+                lazy: bool = False) -> TransferData:
     split, names = plan_folder(root, plan, log)
     out, skipped = {}, []
     for s in splits:
         files, labels = split[s]
+        if lazy:  # decoded batch by batch when evaluated
+            out[s] = ImageFiles(files, labels, f"{root} ({s})", size, interpolation, strict)
+            continue
         images, ok, bad = decode_images(files, size, strict, log, interpolation, desc=f"reading {s} images")
         skipped += bad
         out[s] = ImageSet(images, labels[ok], f"{root} ({s})", [f for f, good in zip(files, ok) if good])
@@ -208,14 +267,15 @@ def load_idx(root: Path, plan: SplitPlan, splits, log) -> TransferData:
     val_idx = val_idx[take_per_class(labels[val_idx], plan.val_per_class, plan.seed + 3, log, "validation")]
     parts = {"train": (images[train_idx], labels[train_idx], data.train.source),
              "val": (images[val_idx], labels[val_idx], data.train.source + " (validation)"), "test": test}
-    out = {s: ImageSet(torch.from_numpy(np.ascontiguousarray(parts[s][0])).unsqueeze(1),  # (N, 28, 28) -> (N, 1, 28, 28)
+    out = {s: ImageSet(torch.from_numpy(np.array(parts[s][0])).unsqueeze(1),  # (N, 28, 28) -> (N, 1, 28, 28), writable
                        np.asarray(parts[s][1], dtype=np.int64), parts[s][2]) for s in splits}
     return TransferData(out, list(data.class_names), "idx")
 
 
 def load_transfer_data(path: str | os.PathLike, plan: SplitPlan, size: int, splits=SPLITS, strict: bool = False,
-                       log=None, interpolation: str = "bilinear") -> TransferData:
-    """`--data PATH`: an MNIST-layout IDX folder or an ImageFolder/EuroSAT tree; only `splits` are decoded."""
+                       log=None, interpolation: str = "bilinear", lazy: bool = False) -> TransferData:
+    """`--data PATH`: an MNIST-layout IDX folder or an ImageFolder/EuroSAT tree; only `splits` are decoded, and with
+    `lazy` a folder's splits are not decoded here at all but batch by batch as they are read (ImageFiles)."""
     log = log or (lambda line: print(line, file=sys.stderr))
     if path is None:
         raise DataError("--data PATH is required: an ImageFolder/EuroSAT folder (one folder per class) or an MNIST-layout IDX folder")
@@ -226,4 +286,4 @@ def load_transfer_data(path: str | os.PathLike, plan: SplitPlan, size: int, spli
         raise DataError(f"{root}: expected a folder (ImageFolder/EuroSAT class folders, or MNIST-layout IDX files)")
     if is_idx_folder(root):
         return load_idx(root, plan, splits, log)
-    return load_folder(root, plan, size, splits, strict, log, interpolation)
+    return load_folder(root, plan, size, splits, strict, log, interpolation, lazy)

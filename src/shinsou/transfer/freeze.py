@@ -7,8 +7,6 @@ from torch import nn
 
 from shinsou.errors import ConfigError
 
-RECIPES = ("lecture", "none", "all-but-head")
-
 
 def freeze_cut(model, freeze: str | int | None, flag: str = "--freeze-until") -> int:
     """Index of the first unit that trains; every unit before it is frozen.

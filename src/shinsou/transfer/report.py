@@ -1,5 +1,6 @@
 """The transfer run report: which layers were frozen, learning curves (stage 1, stage 2, from scratch), test
-accuracy beside the from-scratch twin, per-class metrics, confusion matrix and misclassified test images."""
+accuracy beside the from-scratch twin, per-class metrics, confusion matrix and misclassified test images
+(the engine adds the resolved config)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from shinsou.engine.report import per_class_table, Section, bar_chart, figure_path, image_grid, plot_confusion, plot_curves, write_report
+from shinsou.engine.report import Section, bar_chart, figure_path, image_grid, per_class_table, plot_confusion, plot_curves
 from shinsou.transfer.data import ImageSet
 from shinsou.transfer.freeze import freeze_summary
-from shinsou.transfer.transforms import eval_transform
-
-
-@torch.no_grad()
-def predict_proba(model, images: torch.Tensor, batch_size: int = 100) -> np.ndarray:
-    """(N, C, h, w) uint8 -> (N, K) class probabilities."""
-    model.eval()
-    transform = eval_transform(model.preprocess, model.input_size[-1])
-    out = [torch.softmax(model(transform(images[i:i + batch_size])), 1) for i in range(0, len(images), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, model.head.out_features), np.float32)
+from shinsou.transfer.predictor import predict_proba
 
 
 def freeze_table(model) -> list[list]:
@@ -52,9 +44,9 @@ def _as_picture(image: torch.Tensor) -> np.ndarray:
     return array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)  # (C, h, w) -> (h, w[, 3])
 
 
-def write_transfer_report(run_dir: Path, config: dict, history: list[dict], stage2: list[dict], scratch: list[dict],
-                          test_metrics: dict, scratch_metrics: dict | None, trained_model, final, test: ImageSet,
-                          class_names: list[str], max_errors: int = 30) -> Path:
+def report_sections(run_dir: Path, config: dict, history: list[dict], stage2: list[dict], scratch: list[dict],
+                    test_metrics: dict, scratch_metrics: dict | None, trained_model, final, test: ImageSet,
+                    class_names: list[str], max_errors: int = 30) -> list[Section]:
     offset = len(history)
     combined = history + [{**h, "epoch": h["epoch"] + offset} for h in stage2]
     curves = plot_curves(combined, figure_path(run_dir, "curves.png"), ("loss", "accuracy"),
@@ -106,5 +98,4 @@ def write_transfer_report(run_dir: Path, config: dict, history: list[dict], stag
     if test_metrics.get("skipped_files"):
         sections.append(Section(f"Corrupt images skipped ({len(test_metrics['skipped_files'])})",
                                 text=test_metrics["skipped_files"][:50]))
-    sections.append(Section("Config", tables=[config]))
-    return write_report(run_dir, f"shinsou · transfer {config['backbone']} on {Path(str(config.get('data'))).name}", sections)
+    return sections
