@@ -47,7 +47,10 @@ def train_command(pipeline: str):
         if choices and "(" not in help_text:
             help_text += f" Choices: {', '.join(map(str, choices))}."
         help_text += f" (default: {default_text(default)})"
-        decls = [f"{flag_name(f)}/--no-{f.name.replace('_', '-')}"] if kind is bool else [flag_name(f)]
+        if kind is bool:  # --x/--no-x, or the pair the field names (flag="--stage2-freeze-bn/--stage2-train-bn")
+            decls = [flag_name(f) if "/" in flag_name(f) else f"{flag_name(f)}/--no-{f.name.replace('_', '-')}"]
+        else:
+            decls = [flag_name(f)]
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
                                         default=typer.Option(None, *decls, help=help_text, show_default=False)))
         annotations[f.name] = Optional[kind]

@@ -25,7 +25,8 @@ class Config(CommonConfig):
         "place; they are Python pickles, so use only files you downloaded yourself from a source you trust); or a "
         "folder with nodes.csv (id, numeric features..., optional label, optional split train/val/test) and "
         "edges.csv (source, target, optional positive weight), optionally labels.csv (id, label)."))
-    directed: bool = option(False, "CSV graphs: edges go source -> target only, or (--no-directed) both ways.")
+    directed: bool = option(False, "CSV graphs: edges go source -> target only (--directed) or both ways (--undirected).",
+                            flag="--directed/--undirected")
     model: str = option("gcn-node", "The node classifier: gcn-node (Kipf & Welling: GCN layers, then a GCN layer "
                         "that gives each node its class logits).", choices=NODE_MODELS)
     hidden: int = option(16, "Units per hidden GCN layer (16, as Kipf & Welling).")

@@ -54,7 +54,7 @@ class Config(CommonConfig):
     # re-estimating BatchNorm statistics from 32 small-set images per batch undoes stage 1 (docs/transfer.md)
     stage2_freeze_bn: bool = option(True, "Second stage: keep every BatchNorm's statistics (inference mode; scale and "
                                     "shift still train), as Keras's fine-tuning guide advises, or let them re-estimate "
-                                    "from the new batches (--no-stage2-freeze-bn).")
+                                    "from the new batches (--stage2-train-bn).", flag="--stage2-freeze-bn/--stage2-train-bn")
     select: str = option("best", "Which weights the run keeps: best (highest validation accuracy) or last (the final "
                          "epoch; steadier when the validation set is tiny).", choices=SELECT)
     compare_scratch: bool = option(False, "Also train the same network from random weights on the same images for the "
