@@ -145,3 +145,17 @@ def test_loading_a_run_imports_no_training_code(trained):
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_runs_tells_running_from_killed(trained, capsys):
+    import os
+    import socket
+
+    run, _ = trained
+    (run / "metrics.json").unlink()
+    status = json.loads((run / "run.json").read_text())
+    for pid, expected in ((os.getpid(), "running"), (2**22 + 7, "interrupted (resumable)")):
+        (run / "run.json").write_text(json.dumps({**status, "status": "running", "pid": pid,
+                                                  "host": socket.gethostname()}))
+        assert main(["runs", str(run.parent), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)[0]["status"] == expected

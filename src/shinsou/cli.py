@@ -183,11 +183,12 @@ def runs(
         return
     table = Table(title=f"runs in {folder}")
     for column in ("run", "pipeline", "started", "epochs", "test metric", "status"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in rows:
         done = "" if r["epochs"] is None else f"{r['epochs']}/{r['planned']}"
         metric = f"{r['metric']} {r['value']:.4f}" if isinstance(r["value"], (int, float)) else ""
-        table.add_row(r["run"], r["pipeline"], r["started"], done, metric, r["status"])
+        name = Path(r["run"]).relative_to(folder) if Path(r["run"]).is_relative_to(folder) else r["run"]
+        table.add_row(str(name), r["pipeline"], r["started"], done, metric, r["status"])
     console.print(table)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,8 @@ def write_status(run_dir: Path, pipeline: str, status: str, **extra: Any) -> Non
     previous = read_status(run_dir)
     now = time.strftime("%Y-%m-%d %H:%M:%S")
     write_json_atomic(Path(run_dir) / RUN_STATUS, {"pipeline": pipeline, "started": previous.get("started", now),
-                                                  "updated": now, "status": status, **extra})
+                                                  "updated": now, "status": status, "pid": os.getpid(),
+                                                  "host": socket.gethostname(), **extra})
 
 
 def read_status(run_dir: Path) -> dict:
@@ -109,6 +111,8 @@ def list_runs(folder: Path) -> list[dict]:
         main = status.get("main_metric") or next((m for m in MAIN_METRICS if isinstance(metrics.get(m), (int, float))), None)
         if (run_dir / "metrics.json").exists() and status.get("status", "finished") == "finished":
             state = "finished"
+        elif status.get("status") == "running" and _alive(status):
+            state = "running"
         elif any(run_dir.rglob(TRAIN_STATE)):
             state = "interrupted (resumable)"
         else:
@@ -117,6 +121,17 @@ def list_runs(folder: Path) -> list[dict]:
                      "epochs": done, "planned": status.get("planned_epochs", config.get("epochs")),
                      "metric": main, "value": metrics.get(main) if main else None, "status": state})
     return rows
+
+
+def _alive(status: dict) -> bool:
+    """Whether the process that wrote a `running` status still runs (on this machine; elsewhere we cannot tell)."""
+    if status.get("host") != socket.gethostname():
+        return status.get("host") is not None
+    try:
+        os.kill(int(status.get("pid", -1)), 0)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _epochs_done(run_dir: Path) -> int | None:
