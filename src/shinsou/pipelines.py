@@ -36,12 +36,6 @@ def config_class(name: str) -> type:
     return pipeline_part(name, "config").Config
 
 
-def has_part(name: str, part: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(f"{PIPELINES[name]}.{part}") is not None
-
-
 def require(name: str, part: str) -> ModuleType:
     module = pipeline_part(name, part, optional=True)
     if module is None:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
 from shinsou.engine.batches import InMemoryBatches
+from shinsou.engine.images import open_image
 from shinsou.errors import ConfigError, DataError
 from shinsou.segnet.palette import Palette, palette_for
 
@@ -53,27 +54,16 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return int(parts[0]), int(parts[1])
 
 
-def _open(path: Path) -> Image.Image:
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    try:
-        image = Image.open(path)
-        image.load()
-        return image
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"{path}: cannot be read as an image ({e.__class__.__name__})") from None
-
-
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Any PIL-readable image -> (H, W, 3) uint8 RGB."""
-    with _open(Path(path)) as image:
+    with open_image(Path(path)) as image:
         return np.asarray(image.convert("RGB"))
 
 
 def read_mask(path: str | os.PathLike, palette: Palette) -> np.ndarray:
     """A label PNG -> (H, W) uint8 class indices: one-channel files hold indices, RGB files colours of `palette`."""
     path = Path(path)
-    with _open(path) as image:
+    with open_image(path) as image:
         if image.mode in INDEX_MODES:
             values = np.asarray(image if image.mode != "LA" else image.getchannel(0))
             return palette.check_indices(values, path)
