@@ -50,3 +50,14 @@ def boxes_record(boxes: np.ndarray, labels: Sequence[int], scores: Sequence[floa
         objects.append(item)
     return {**{k: v for k, v in extra.items() if k == "input"}, "objects": objects,
             **{k: v for k, v in extra.items() if k != "input"}}
+
+
+def record_kind(record: dict) -> str:
+    """Which of the kinds above a record is (the CLI and the service choose their table or answer by it)."""
+    if "class_map" in record:
+        return "class_map"
+    if "objects" in record:
+        return "boxes"
+    if "class" in record and "probability" in record:
+        return "classes"
+    return "value"
